@@ -1,0 +1,1 @@
+//! The hyper adapter for casebot; its `case-bot` binary arrives with issue #5.

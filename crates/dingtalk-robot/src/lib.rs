@@ -1,0 +1,57 @@
+//! Build DingTalk (钉钉) robots in Rust: verify HTTP callbacks, read the messages people send,
+//! and reply through the callback's `sessionWebhook` or a custom robot webhook — paced under
+//! DingTalk's rate limit, with long messages split instead of truncated.
+//!
+//! ```
+//! use dingtalk_robot::{AppSecret, CallbackVerifier, InboundMessage, OutboundMessage};
+//!
+//! fn on_callback(timestamp: Option<&str>, sign: Option<&str>, body: &[u8]) -> Option<OutboundMessage> {
+//!     let verifier = CallbackVerifier::new(AppSecret::new("app secret"));
+//!     verifier.verify(timestamp, sign).ok()?; // 401 otherwise
+//!     let message = InboundMessage::from_json(body).ok()?; // 400 otherwise
+//!     let text = message.command_text()?;
+//!     Some(OutboundMessage::text(format!("你说的是: {text}")))
+//! }
+//! # let _ = on_callback;
+//! ```
+//!
+//! | module / type | what it does | feature |
+//! |---|---|---|
+//! | [`CallbackVerifier`], [`sign`], [`webhook_sign`] | callback signatures and 加签 webhook signing | always |
+//! | [`InboundMessage`] | the callback body (text, richText, picture, audio, video, file, unknown) | always |
+//! | [`OutboundMessage`] | text, markdown, link, actionCard, feedCard; splitting long content | always |
+//! | [`Sender`] | posts to a `sessionWebhook` or a custom robot webhook | `sender` (default) |
+//! | [`testing::FakeDingTalk`] | a fake DingTalk on 127.0.0.1 for tests | `testing` |
+//!
+//! No item of this crate prints a secret, access token, signature or session URL in its
+//! `Debug` output, its errors or its logs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod inbound;
+mod outbound;
+mod secret;
+#[cfg(feature = "sender")]
+mod sender;
+mod signature;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+
+pub use inbound::{
+    AtUser, ConversationType, InboundMessage, MessageContent, ParseError, RichTextItem,
+};
+pub use outbound::{
+    ActionCard, Button, FeedCard, FeedLink, MAX_PART_BYTES, MAX_PART_CHARS, OutboundMessage,
+};
+pub use secret::{AccessToken, AppSecret, WebhookSecret};
+#[cfg(feature = "sender")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sender")))]
+pub use sender::{
+    BuildError, CustomRobot, DEFAULT_API_BASE, ERRCODE_RATE_LIMITED, ERRCODE_REJECTED,
+    ERRCODE_TOKEN_INVALID, ERRCODE_TOKEN_NOT_EXIST, RateLimit, RetryPolicy, SendError, Sender,
+    SenderBuilder, SessionWebhook, Target,
+};
+pub use signature::{
+    CallbackVerifier, Clock, DEFAULT_WINDOW, SIGN_HEADER, Skew, TIMESTAMP_HEADER, VerifyError,
+    now_ms, sign, webhook_sign,
+};

@@ -1,0 +1,1 @@
+//! Chat grammar and AWS Support operations behind a trait; filled in by issue #4.
