@@ -1,1 +1,342 @@
-//! placeholder
+//! Test harness for the casebot workspace.
+//!
+//! [`MotoServer`] starts [moto](https://docs.getmoto.org)'s server on 127.0.0.1 with a port of
+//! its own, waits until it answers, and kills it when dropped. The real aws-sdk-rust clients
+//! reach it through the standard endpoint override ([`MotoServer::env`] for a child process,
+//! [`MotoServer::sdk_config`] in-process), with retries off so an unimplemented call fails fast.
+//!
+//! moto comes from the repository's `.venv` (created by `scripts/test`), from the Python named
+//! by `CASEBOT_PYTHON`, or from `python3` on `PATH`. If none has moto, starting fails with a
+//! message that says how to install it: a test that needs moto never passes without it.
+//!
+//! ```no_run
+//! let moto = casebot_testkit::MotoServer::start();
+//! let status = std::process::Command::new("my-binary").envs(moto.env()).status();
+//! # let _ = status;
+//! ```
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The moto version the project pins (see `tests/moto/requirements.txt`).
+pub const MOTO_VERSION: &str = "5.2.1";
+
+/// How long moto may take to answer after it was spawned.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How to install moto, for error messages.
+const INSTALL_HINT: &str = "moto is not installed. Run `scripts/test` from the repository root \
+(it creates .venv and installs the pinned moto[server]), or: python3 -m venv .venv && \
+.venv/bin/pip install -r tests/moto/requirements.txt";
+
+/// Why moto could not be started.
+///
+/// ```
+/// let err = casebot_testkit::MotoError::NotInstalled { python: "python3".into() };
+/// assert!(err.to_string().contains("scripts/test"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MotoError {
+    /// No Python with moto was found.
+    #[error("{INSTALL_HINT} (looked for moto in `{python}`)")]
+    NotInstalled {
+        /// The Python interpreter that was tried.
+        python: String,
+    },
+    /// The process could not be spawned or did not answer in time.
+    #[error("moto did not start on 127.0.0.1:{port}: {reason}\n--- moto log ---\n{log}")]
+    Start {
+        /// The port it was started on.
+        port: u16,
+        /// What went wrong.
+        reason: String,
+        /// The end of moto's log.
+        log: String,
+    },
+    /// An I/O error while preparing the start.
+    #[error("could not prepare moto: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A moto server on 127.0.0.1, killed when dropped.
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() {
+/// let moto = casebot_testkit::MotoServer::start();
+/// let config = moto.sdk_config().await;
+/// let client = aws_sdk_secretsmanager::Client::new(&config);
+/// # let _ = client; }
+/// ```
+pub struct MotoServer {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl fmt::Debug for MotoServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MotoServer")
+            .field("addr", &self.addr)
+            .field("pid", &self.child.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        // SIGKILL: moto takes over a second to exit on SIGTERM and holds no state worth saving.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// The Python to run moto with: `CASEBOT_PYTHON`, else the repository's `.venv`, else `python3`.
+fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("CASEBOT_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let venv = workspace_root().join(".venv/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+}
+
+fn answers(addr: SocketAddr) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0_u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && head.ends_with(b"200")
+}
+
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+impl MotoServer {
+    /// Starts moto, or panics with instructions (for tests: a missing moto is a failure,
+    /// never a skip).
+    ///
+    /// # Panics
+    /// If moto is not installed or does not start; the message says how to install it.
+    ///
+    /// ```no_run
+    /// let moto = casebot_testkit::MotoServer::start();
+    /// println!("{}", moto.endpoint_url());
+    /// ```
+    #[must_use]
+    #[allow(clippy::panic)]
+    pub fn start() -> Self {
+        match Self::try_start() {
+            Ok(server) => server,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// Starts moto on a free port of 127.0.0.1 and waits until it answers.
+    ///
+    /// # Errors
+    /// [`MotoError::NotInstalled`] if the Python found has no moto, [`MotoError::Start`] if it
+    /// did not answer within 20 s.
+    ///
+    /// ```no_run
+    /// match casebot_testkit::MotoServer::try_start() {
+    ///     Ok(moto) => println!("moto at {}", moto.endpoint_url()),
+    ///     Err(err) => eprintln!("{err}"),
+    /// }
+    /// ```
+    pub fn try_start() -> Result<Self, MotoError> {
+        Self::try_start_with_python(python())
+    }
+
+    /// Like [`try_start`](Self::try_start), with an explicit Python interpreter.
+    ///
+    /// # Errors
+    /// As [`try_start`](Self::try_start).
+    ///
+    /// ```
+    /// let err = casebot_testkit::MotoServer::try_start_with_python("/bin/false").unwrap_err();
+    /// assert!(matches!(err, casebot_testkit::MotoError::NotInstalled { .. }));
+    /// ```
+    pub fn try_start_with_python(python: impl AsRef<Path>) -> Result<Self, MotoError> {
+        let python = python.as_ref();
+        let has_moto = Command::new(&python)
+            .args(["-c", "import moto.server"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !has_moto {
+            return Err(MotoError::NotInstalled {
+                python: python.display().to_string(),
+            });
+        }
+        let launcher = workspace_root().join("tests/moto/launch.py");
+        // A port taken between the probe and moto's bind is retried with another.
+        let mut last = None;
+        for _ in 0..3 {
+            match Self::spawn(python, &launcher) {
+                Ok(server) => return Ok(server),
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(last.unwrap_or_else(|| MotoError::Io(std::io::Error::other("no attempt made"))))
+    }
+
+    fn spawn(python: &Path, launcher: &Path) -> Result<Self, MotoError> {
+        let port = free_port()?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let log = std::env::temp_dir().join(format!("casebot-moto-{}-{port}.log", std::process::id()));
+        let log_file = std::fs::File::create(&log)?;
+        let child = Command::new(python)
+            .arg(launcher)
+            .arg(port.to_string())
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .spawn()?;
+        let mut server = Self { child, addr, log };
+        let started = Instant::now();
+        loop {
+            if answers(addr) {
+                return Ok(server);
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(server.start_error(format!("moto exited with {status}")));
+            }
+            if started.elapsed() > READY_TIMEOUT {
+                return Err(server.start_error(format!("no answer within {READY_TIMEOUT:?}")));
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn start_error(&self, reason: String) -> MotoError {
+        MotoError::Start {
+            port: self.addr.port(),
+            reason,
+            log: log_tail(&self.log),
+        }
+    }
+
+    /// Everything moto has logged so far (one line per request, among others).
+    ///
+    /// ```no_run
+    /// let moto = casebot_testkit::MotoServer::start();
+    /// assert!(moto.log().contains("Running on"));
+    /// ```
+    #[must_use]
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    ///
+    /// ```no_run
+    /// let moto = casebot_testkit::MotoServer::start();
+    /// assert!(moto.endpoint_url().starts_with("http://127.0.0.1:"));
+    /// ```
+    #[must_use]
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Environment variables that point an AWS SDK in a child process at this server:
+    /// `AWS_ENDPOINT_URL`, dummy credentials, `AWS_REGION=us-east-1`, `AWS_MAX_ATTEMPTS=1`, and
+    /// no instance metadata look-ups.
+    ///
+    /// ```no_run
+    /// let moto = casebot_testkit::MotoServer::start();
+    /// let vars = moto.env();
+    /// assert!(vars.iter().any(|(k, v)| *k == "AWS_MAX_ATTEMPTS" && v == "1"));
+    /// ```
+    #[must_use]
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint_url()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_MAX_ATTEMPTS", "1".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ]
+    }
+
+    /// Wipes every backend (`POST /moto-api/reset`).
+    ///
+    /// # Errors
+    /// The I/O error, or `InvalidData` if moto did not answer 200.
+    ///
+    /// ```no_run
+    /// let moto = casebot_testkit::MotoServer::start();
+    /// moto.reset().unwrap();
+    /// ```
+    pub fn reset(&self) -> std::io::Result<()> {
+        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.write_all(
+            b"POST /moto-api/reset HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
+        )?;
+        let mut head = [0_u8; 12];
+        stream.read_exact(&mut head)?;
+        if head.ends_with(b"200") {
+            Ok(())
+        } else {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "moto reset did not answer 200",
+            ))
+        }
+    }
+
+    /// An `SdkConfig` for this server: its endpoint, region us-east-1, dummy credentials and
+    /// retries off (one attempt).
+    ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() {
+    /// let moto = casebot_testkit::MotoServer::start();
+    /// let config = moto.sdk_config().await;
+    /// assert_eq!(config.region().map(|r| r.as_ref()), Some("us-east-1"));
+    /// # }
+    /// ```
+    #[cfg(feature = "aws")]
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        use aws_config::{BehaviorVersion, Region, retry::RetryConfig};
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(self.endpoint_url())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .retry_config(RetryConfig::disabled())
+            .load()
+            .await
+    }
+}
