@@ -213,7 +213,8 @@ impl MotoServer {
     fn spawn(python: &Path, launcher: &Path) -> Result<Self, MotoError> {
         let port = free_port()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let log = std::env::temp_dir().join(format!("casebot-moto-{}-{port}.log", std::process::id()));
+        let log =
+            std::env::temp_dir().join(format!("casebot-moto-{}-{port}.log", std::process::id()));
         let log_file = std::fs::File::create(&log)?;
         let child = Command::new(python)
             .arg(launcher)

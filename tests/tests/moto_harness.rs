@@ -35,12 +35,26 @@ async fn two_servers_are_isolated_and_reset_wipes_state() {
     assert_ne!(a.endpoint_url(), b.endpoint_url());
     let client_a = aws_sdk_secretsmanager::Client::new(&a.sdk_config().await);
     let client_b = aws_sdk_secretsmanager::Client::new(&b.sdk_config().await);
-    client_a.create_secret().name("only-in-a").secret_string("x").send().await.unwrap();
-    let missing = client_b.get_secret_value().secret_id("only-in-a").send().await;
+    client_a
+        .create_secret()
+        .name("only-in-a")
+        .secret_string("x")
+        .send()
+        .await
+        .unwrap();
+    let missing = client_b
+        .get_secret_value()
+        .secret_id("only-in-a")
+        .send()
+        .await;
     assert!(missing.is_err(), "server b must not see server a's secret");
 
     a.reset().unwrap();
-    let after_reset = client_a.get_secret_value().secret_id("only-in-a").send().await;
+    let after_reset = client_a
+        .get_secret_value()
+        .secret_id("only-in-a")
+        .send()
+        .await;
     assert!(after_reset.is_err(), "reset must wipe the secret");
 }
 
@@ -77,7 +91,11 @@ fn dropping_the_server_stops_it() {
 fn env_points_child_processes_at_moto_with_one_attempt() {
     let moto = MotoServer::start();
     let env = moto.env();
-    let get = |k: &str| env.iter().find(|(key, _)| *key == k).map(|(_, v)| v.clone());
+    let get = |k: &str| {
+        env.iter()
+            .find(|(key, _)| *key == k)
+            .map(|(_, v)| v.clone())
+    };
     assert_eq!(get("AWS_ENDPOINT_URL"), Some(moto.endpoint_url()));
     assert_eq!(get("AWS_MAX_ATTEMPTS").as_deref(), Some("1"));
     assert_eq!(get("AWS_REGION").as_deref(), Some("us-east-1"));

@@ -421,19 +421,27 @@ mod wire {
         content.get(key).and_then(Value::as_str).map(str::to_owned)
     }
 
-    fn content_of(msgtype: Option<&str>, text: Option<&Value>, content: Option<&Value>) -> Option<MessageContent> {
+    fn content_of(
+        msgtype: Option<&str>,
+        text: Option<&Value>,
+        content: Option<&Value>,
+    ) -> Option<MessageContent> {
         let content_obj = content.filter(|c| c.is_object());
         Some(match msgtype? {
             "text" => MessageContent::Text {
                 content: text?.get("content")?.as_str()?.to_owned(),
             },
             "richText" => MessageContent::RichText {
-                items: serde_json::from_value::<Vec<RichTextItem>>(content_obj?.get("richText")?.clone()).ok()?,
+                items: serde_json::from_value::<Vec<RichTextItem>>(
+                    content_obj?.get("richText")?.clone(),
+                )
+                .ok()?,
             },
             "picture" => {
                 let c = content_obj?;
                 MessageContent::Picture {
-                    download_code: string_field(c, "downloadCode").or_else(|| string_field(c, "pictureDownloadCode")),
+                    download_code: string_field(c, "downloadCode")
+                        .or_else(|| string_field(c, "pictureDownloadCode")),
                 }
             }
             "audio" => {
@@ -469,18 +477,29 @@ mod wire {
 
     impl From<Raw> for InboundMessage {
         fn from(raw: Raw) -> Self {
-            let content = match content_of(raw.msgtype.as_deref(), raw.text.as_ref(), raw.content.as_ref()) {
+            let content = match content_of(
+                raw.msgtype.as_deref(),
+                raw.text.as_ref(),
+                raw.content.as_ref(),
+            ) {
                 Some(content) => content,
                 None => {
                     let msgtype = raw.msgtype.clone();
                     // Keep the whole body so nothing DingTalk sent is lost.
                     let mut whole = raw.extra.clone();
-                    for (key, value) in [("msgtype", raw.msgtype.clone().map(Value::String)), ("text", raw.text.clone()), ("content", raw.content.clone())] {
+                    for (key, value) in [
+                        ("msgtype", raw.msgtype.clone().map(Value::String)),
+                        ("text", raw.text.clone()),
+                        ("content", raw.content.clone()),
+                    ] {
                         if let Some(value) = value {
                             whole.insert(key.to_owned(), value);
                         }
                     }
-                    MessageContent::Unknown { msgtype, raw: Value::Object(whole) }
+                    MessageContent::Unknown {
+                        msgtype,
+                        raw: Value::Object(whole),
+                    }
                 }
             };
             let conversation_type = raw.conversation_type.and_then(|v| match v {
@@ -520,35 +539,57 @@ mod wire {
         fn from(msg: InboundMessage) -> Self {
             use serde_json::json;
             let (msgtype, text, content) = match msg.content {
-                MessageContent::Text { content } => {
-                    (Some("text".to_owned()), Some(json!({ "content": content })), None)
-                }
-                MessageContent::RichText { items } => {
-                    (Some("richText".to_owned()), None, Some(json!({ "richText": items })))
-                }
+                MessageContent::Text { content } => (
+                    Some("text".to_owned()),
+                    Some(json!({ "content": content })),
+                    None,
+                ),
+                MessageContent::RichText { items } => (
+                    Some("richText".to_owned()),
+                    None,
+                    Some(json!({ "richText": items })),
+                ),
                 MessageContent::Picture { download_code } => (
                     Some("picture".to_owned()),
                     None,
                     Some(json!({ "downloadCode": download_code })),
                 ),
-                MessageContent::Audio { download_code, recognition } => (
+                MessageContent::Audio {
+                    download_code,
+                    recognition,
+                } => (
                     Some("audio".to_owned()),
                     None,
                     Some(json!({ "downloadCode": download_code, "recognition": recognition })),
                 ),
-                MessageContent::Video { download_code, duration, video_type } => (
+                MessageContent::Video {
+                    download_code,
+                    duration,
+                    video_type,
+                } => (
                     Some("video".to_owned()),
                     None,
-                    Some(json!({ "downloadCode": download_code, "duration": duration, "videoType": video_type })),
+                    Some(
+                        json!({ "downloadCode": download_code, "duration": duration, "videoType": video_type }),
+                    ),
                 ),
-                MessageContent::File { download_code, file_name, file_id, space_id } => (
+                MessageContent::File {
+                    download_code,
+                    file_name,
+                    file_id,
+                    space_id,
+                } => (
                     Some("file".to_owned()),
                     None,
-                    Some(json!({ "downloadCode": download_code, "fileName": file_name, "fileId": file_id, "spaceId": space_id })),
+                    Some(
+                        json!({ "downloadCode": download_code, "fileName": file_name, "fileId": file_id, "spaceId": space_id }),
+                    ),
                 ),
-                MessageContent::Unknown { msgtype, raw } => {
-                    (msgtype, raw.get("text").cloned(), raw.get("content").cloned())
-                }
+                MessageContent::Unknown { msgtype, raw } => (
+                    msgtype,
+                    raw.get("text").cloned(),
+                    raw.get("content").cloned(),
+                ),
             };
             Self {
                 msgtype,
@@ -556,7 +597,9 @@ mod wire {
                 content,
                 msg_id: msg.msg_id,
                 create_at: msg.create_at.map(Value::from),
-                conversation_type: msg.conversation_type.map(|t| Value::String(t.as_str().to_owned())),
+                conversation_type: msg
+                    .conversation_type
+                    .map(|t| Value::String(t.as_str().to_owned())),
                 conversation_id: msg.conversation_id,
                 conversation_title: msg.conversation_title,
                 sender_id: msg.sender_id,

@@ -661,10 +661,17 @@ mod tests {
         let parts = split_lines(text, budget(30, 1000), true);
         assert!(parts.len() > 1, "{parts:?}");
         for part in &parts {
-            assert_eq!(part.matches("```").count() % 2, 0, "unbalanced fence in {part:?}");
+            assert_eq!(
+                part.matches("```").count() % 2,
+                0,
+                "unbalanced fence in {part:?}"
+            );
             assert!(part.chars().count() <= 30, "{part:?}");
         }
-        assert!(parts.iter().skip(1).any(|p| p.starts_with("```json\n")), "{parts:?}");
+        assert!(
+            parts.iter().skip(1).any(|p| p.starts_with("```json\n")),
+            "{parts:?}"
+        );
     }
 
     #[test]

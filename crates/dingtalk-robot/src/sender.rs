@@ -237,10 +237,14 @@ impl CustomRobot {
     /// ```
     #[must_use]
     pub fn url(&self, api_base: &str, now_ms: i64) -> String {
-        let token = percent_encoding::utf8_percent_encode(
-            self.access_token.expose_secret(),
-            percent_encoding::NON_ALPHANUMERIC,
-        );
+        // RFC 3986 unreserved characters stay as they are.
+        const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'.')
+            .remove(b'_')
+            .remove(b'~');
+        let token =
+            percent_encoding::utf8_percent_encode(self.access_token.expose_secret(), QUERY_VALUE);
         let mut url = format!(
             "{}/robot/send?access_token={token}",
             api_base.trim_end_matches('/')
@@ -309,7 +313,9 @@ pub enum SendError {
     #[error("the sessionWebhook is not a DingTalk URL")]
     UntrustedWebhook,
     /// DingTalk kept answering errcode 130101 (rate limited) through every retry.
-    #[error("DingTalk rate limited the robot (errcode 130101) through {attempts} attempts: {errmsg}")]
+    #[error(
+        "DingTalk rate limited the robot (errcode 130101) through {attempts} attempts: {errmsg}"
+    )]
     RateLimited {
         /// Attempts made.
         attempts: u32,
@@ -317,7 +323,9 @@ pub enum SendError {
         errmsg: String,
     },
     /// errcode 310000: the keyword, 加签 signature, timestamp or IP allow-list check failed.
-    #[error("DingTalk rejected the message (errcode 310000: keyword, signature, timestamp or IP check): {errmsg}")]
+    #[error(
+        "DingTalk rejected the message (errcode 310000: keyword, signature, timestamp or IP check): {errmsg}"
+    )]
     Rejected {
         /// DingTalk's errmsg.
         errmsg: String,
@@ -616,7 +624,11 @@ impl Sender {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn send(&self, target: &Target, message: OutboundMessage) -> Result<usize, SendError> {
+    pub async fn send(
+        &self,
+        target: &Target,
+        message: OutboundMessage,
+    ) -> Result<usize, SendError> {
         let parts = message.split();
         let total = parts.len();
         for (index, part) in parts.into_iter().enumerate() {
@@ -679,7 +691,10 @@ impl Sender {
                 self.check_session(hook)?;
                 ("session", hook.url.clone())
             }
-            Target::Robot(robot) => ("robot", format!("robot:{}", robot.access_token.expose_secret())),
+            Target::Robot(robot) => (
+                "robot",
+                format!("robot:{}", robot.access_token.expose_secret()),
+            ),
         };
         let limiter = self.limiter(&key);
         let mut sent = limiter.lock().await;
@@ -732,7 +747,9 @@ impl Sender {
                 _ => {
                     tracing::warn!(kind, attempts, error = %err, "message not delivered");
                     return Err(match err {
-                        SendError::RateLimited { errmsg, .. } => SendError::RateLimited { attempts, errmsg },
+                        SendError::RateLimited { errmsg, .. } => {
+                            SendError::RateLimited { attempts, errmsg }
+                        }
                         other => other,
                     });
                 }
@@ -765,5 +782,43 @@ impl Sender {
             Err(_) if !(200..300).contains(&status) => Err(SendError::Http { status }),
             Err(_) => Err(SendError::InvalidResponse { status }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errcodes_map_to_typed_errors_and_keep_unknown_codes() {
+        assert!(SendError::from_errcode(0, "ok".into(), 1).is_none());
+        assert!(matches!(
+            SendError::from_errcode(130_101, "send too fast".into(), 4),
+            Some(SendError::RateLimited { attempts: 4, .. })
+        ));
+        assert!(matches!(
+            SendError::from_errcode(310_000, "sign not match".into(), 1),
+            Some(SendError::Rejected { .. })
+        ));
+        for code in [300_001, 300_005] {
+            assert!(matches!(
+                SendError::from_errcode(code, "token is not exist".into(), 1),
+                Some(SendError::InvalidToken { code: c, .. }) if c == code
+            ));
+        }
+        let other = SendError::from_errcode(400_105, "不支持的消息类型".into(), 1);
+        assert!(
+            matches!(&other, Some(SendError::Api { code: 400_105, errmsg }) if errmsg == "不支持的消息类型")
+        );
+        assert_eq!(other.map(|e| e.errcode()), Some(Some(400_105)));
+    }
+
+    #[test]
+    fn custom_robot_url_escapes_only_reserved_characters_in_token() {
+        let robot = CustomRobot::new(AccessToken::new("a-b_c.d~e+f/g"));
+        assert_eq!(
+            robot.url("https://x/", 0),
+            "https://x/robot/send?access_token=a-b_c.d~e%2Bf%2Fg"
+        );
     }
 }

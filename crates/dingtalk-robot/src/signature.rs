@@ -271,7 +271,11 @@ impl CallbackVerifier {
         let skew = i128::from(now_ms) - i128::from(ts);
         let skew_ms = u64::try_from(skew.unsigned_abs()).unwrap_or(u64::MAX);
         if skew_ms > window_ms {
-            let direction = if skew > 0 { Skew::TooOld } else { Skew::InFuture };
+            let direction = if skew > 0 {
+                Skew::TooOld
+            } else {
+                Skew::InFuture
+            };
             return Err(VerifyError::OutsideWindow {
                 direction,
                 skew_ms,
@@ -303,7 +307,10 @@ mod tests {
     fn timestamp_with_sign_or_spaces_is_rejected_as_invalid() {
         for bad in ["", "+1", "-1", " 1", "1.5", "99999999999999999999", "１２"] {
             assert!(
-                matches!(parse_timestamp(bad), Err(VerifyError::InvalidTimestamp { .. })),
+                matches!(
+                    parse_timestamp(bad),
+                    Err(VerifyError::InvalidTimestamp { .. })
+                ),
                 "{bad:?}"
             );
         }

@@ -307,11 +307,17 @@ fn answer(errcode: i64, errmsg: &str) -> Response<Full<Bytes>> {
     response
 }
 
-fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+/// A query parameter, percent-decoded as a web server would.
+fn query_param(query: &str, key: &str) -> Option<String> {
     query
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .find_map(|(k, v)| (k == key).then_some(v))
+        .map(|v| {
+            percent_encoding::percent_decode_str(v)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
 }
 
 /// All string values inside a message's type object, for the keyword check.
@@ -398,24 +404,50 @@ impl Shared {
     fn robot_send(&self, query: &str, body: &[u8]) -> Result<(), (i64, String)> {
         let mut state = self.lock();
         let now = now_ms() + state.offset_ms;
-        let token = query_param(query, "access_token").unwrap_or_default().to_owned();
+        let token = query_param(query, "access_token").unwrap_or_default();
         let channel = Channel::Robot(token.clone());
         let Some(robot) = state.robots.get(&token).cloned() else {
-            return Err(Self::reject(&mut state, channel, 300_001, "token is not exist"));
+            return Err(Self::reject(
+                &mut state,
+                channel,
+                300_001,
+                "token is not exist",
+            ));
         };
         if let Some(secret) = &robot.secret {
-            let (Some(timestamp), Some(signature)) = (query_param(query, "timestamp"), query_param(query, "sign")) else {
-                return Err(Self::reject(&mut state, channel, 310_000, "sign not match, more: [sign or timestamp missing]"));
+            let (Some(timestamp), Some(signature)) =
+                (query_param(query, "timestamp"), query_param(query, "sign"))
+            else {
+                return Err(Self::reject(
+                    &mut state,
+                    channel,
+                    310_000,
+                    "sign not match, more: [sign or timestamp missing]",
+                ));
             };
             let Ok(ts) = timestamp.parse::<i64>() else {
-                return Err(Self::reject(&mut state, channel, 310_000, "invalid timestamp, more: [not a number]"));
+                return Err(Self::reject(
+                    &mut state,
+                    channel,
+                    310_000,
+                    "invalid timestamp, more: [not a number]",
+                ));
             };
             if (now - ts).abs() > duration_ms(DEFAULT_WINDOW) {
-                return Err(Self::reject(&mut state, channel, 310_000, "invalid timestamp, more: [outside one hour]"));
+                return Err(Self::reject(
+                    &mut state,
+                    channel,
+                    310_000,
+                    "invalid timestamp, more: [outside one hour]",
+                ));
             }
-            let decoded = percent_encoding::percent_decode_str(signature).decode_utf8_lossy();
-            if decoded != sign(secret, timestamp) {
-                return Err(Self::reject(&mut state, channel, 310_000, "sign not match, more: [see 加签 documentation]"));
+            if signature != sign(secret, &timestamp) {
+                return Err(Self::reject(
+                    &mut state,
+                    channel,
+                    310_000,
+                    "sign not match, more: [see 加签 documentation]",
+                ));
             }
         }
         let body = self.parse_body(&mut state, &channel, body)?;
@@ -424,7 +456,12 @@ impl Shared {
             let mut text = String::new();
             strings_in(&body[msgtype], &mut text);
             if !robot.keywords.iter().any(|k| text.contains(k.as_str())) {
-                return Err(Self::reject(&mut state, channel, 310_000, "keywords not in content, more: [security keywords]"));
+                return Err(Self::reject(
+                    &mut state,
+                    channel,
+                    310_000,
+                    "keywords not in content, more: [security keywords]",
+                ));
             }
         }
         self.accept(&mut state, channel, body, now)
@@ -433,12 +470,24 @@ impl Shared {
     fn session_send(&self, query: &str, body: &[u8]) -> Result<(), (i64, String)> {
         let mut state = self.lock();
         let now = now_ms() + state.offset_ms;
-        let session = query_param(query, "session").unwrap_or_default().to_owned();
+        let session = query_param(query, "session").unwrap_or_default();
         let channel = Channel::Session(session.clone());
         match state.sessions.get(&session) {
-            None => return Err(Self::reject(&mut state, channel, 300_001, "token is not exist")),
+            None => {
+                return Err(Self::reject(
+                    &mut state,
+                    channel,
+                    300_001,
+                    "token is not exist",
+                ));
+            }
             Some(&expires) if expires <= now => {
-                return Err(Self::reject(&mut state, channel, 300_001, "session is expired"));
+                return Err(Self::reject(
+                    &mut state,
+                    channel,
+                    300_001,
+                    "session is expired",
+                ));
             }
             Some(_) => {}
         }
@@ -446,10 +495,22 @@ impl Shared {
         self.accept(&mut state, channel, body, now)
     }
 
-    fn parse_body(&self, state: &mut State, channel: &Channel, body: &[u8]) -> Result<Value, (i64, String)> {
-        let parsed = serde_json::from_slice::<Value>(body).ok().filter(Value::is_object);
+    fn parse_body(
+        &self,
+        state: &mut State,
+        channel: &Channel,
+        body: &[u8],
+    ) -> Result<Value, (i64, String)> {
+        let parsed = serde_json::from_slice::<Value>(body)
+            .ok()
+            .filter(Value::is_object);
         let Some(parsed) = parsed else {
-            return Err(Self::reject(state, channel.clone(), 400_101, "body is not a JSON object"));
+            return Err(Self::reject(
+                state,
+                channel.clone(),
+                400_101,
+                "body is not a JSON object",
+            ));
         };
         if let Err((code, msg)) = check_shape(&parsed) {
             return Err(Self::reject(state, channel.clone(), code, &msg));
@@ -457,9 +518,24 @@ impl Shared {
         Ok(parsed)
     }
 
-    fn accept(&self, state: &mut State, channel: Channel, body: Value, now: i64) -> Result<(), (i64, String)> {
-        if state.blocked_until.get(&channel).is_some_and(|&until| until > now) {
-            return Err(Self::reject(state, channel, 130_101, "send too fast, exceed 20 times per minute"));
+    fn accept(
+        &self,
+        state: &mut State,
+        channel: Channel,
+        body: Value,
+        now: i64,
+    ) -> Result<(), (i64, String)> {
+        if state
+            .blocked_until
+            .get(&channel)
+            .is_some_and(|&until| until > now)
+        {
+            return Err(Self::reject(
+                state,
+                channel,
+                130_101,
+                "send too fast, exceed 20 times per minute",
+            ));
         }
         let window = duration_ms(self.window);
         let recent = state.recent.entry(channel.clone()).or_default();
@@ -469,7 +545,12 @@ impl Shared {
         if recent.len() >= self.max_per_window {
             let until = now + duration_ms(self.block);
             state.blocked_until.insert(channel.clone(), until);
-            return Err(Self::reject(state, channel, 130_101, "send too fast, exceed 20 times per minute"));
+            return Err(Self::reject(
+                state,
+                channel,
+                130_101,
+                "send too fast, exceed 20 times per minute",
+            ));
         }
         recent.push_back(now);
         state.received.push(Received { channel, body });
@@ -498,7 +579,9 @@ pub struct FakeDingTalk {
 
 impl fmt::Debug for FakeDingTalk {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FakeDingTalk").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("FakeDingTalk")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -561,7 +644,10 @@ impl FakeDingTalk {
     /// # }
     /// ```
     pub fn add_robot(&self, robot: FakeRobot) {
-        self.state.lock().robots.insert(robot.access_token.clone(), robot);
+        self.state
+            .lock()
+            .robots
+            .insert(robot.access_token.clone(), robot);
     }
 
     /// Every message accepted so far, in arrival order.
@@ -826,7 +912,11 @@ impl CallbackBuilder<'_> {
     pub fn json(&self) -> Value {
         let session = format!("{:x}", Sha::digest(&self.msg_id, self.created_at));
         let expires = self.created_at + duration_ms(self.session_ttl);
-        self.fake.state.lock().sessions.insert(session.clone(), expires);
+        self.fake
+            .state
+            .lock()
+            .sessions
+            .insert(session.clone(), expires);
         let mut body = json!({
             "conversationId": self.conversation_id,
             "atUsers": [{ "dingtalkId": "$:LWCP_v1:$fakeRobot" }],
