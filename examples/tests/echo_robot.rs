@@ -1,5 +1,6 @@
 //! The echo example, run as a process: a signed callback from the fake DingTalk is echoed back
 //! through the sessionWebhook; a badly signed one gets 401 and no reply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

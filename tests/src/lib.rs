@@ -3,7 +3,7 @@
 //! [`MotoServer`] starts [moto](https://docs.getmoto.org)'s server on 127.0.0.1 with a port of
 //! its own, waits until it answers, and kills it when dropped. The real aws-sdk-rust clients
 //! reach it through the standard endpoint override ([`MotoServer::env`] for a child process,
-//! [`MotoServer::sdk_config`] in-process), with retries off so an unimplemented call fails fast.
+//! `MotoServer::sdk_config` (feature `aws`) in-process), with retries off so an unimplemented call fails fast.
 //!
 //! moto comes from the repository's `.venv` (created by `scripts/test`), from the Python named
 //! by `CASEBOT_PYTHON`, or from `python3` on `PATH`. If none has moto, starting fails with a
@@ -187,7 +187,7 @@ impl MotoServer {
     /// ```
     pub fn try_start_with_python(python: impl AsRef<Path>) -> Result<Self, MotoError> {
         let python = python.as_ref();
-        let has_moto = Command::new(&python)
+        let has_moto = Command::new(python)
             .args(["-c", "import moto.server"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

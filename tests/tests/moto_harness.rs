@@ -1,5 +1,6 @@
 //! The moto harness works end to end: the real aws-sdk-rust client reaches the server through
 //! the endpoint override, each server is independent, and it is gone after drop.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
 

@@ -12,10 +12,10 @@ use serde_json::{Map, Value};
 ///
 /// ```
 /// use dingtalk_robot::{InboundMessage, MessageContent};
-/// let msg = InboundMessage::from_json(br#"{
+/// let msg = InboundMessage::from_json(r#"{
 ///     "msgtype": "text", "text": {"content": " 帮助 "}, "msgId": "msgX",
 ///     "conversationType": "2", "conversationId": "cid1", "senderNick": "张三"
-/// }"#).unwrap();
+/// }"#.as_bytes()).unwrap();
 /// assert!(msg.is_group());
 /// assert_eq!(msg.command_text(), Some("帮助"));
 /// assert!(matches!(msg.content(), MessageContent::Text { .. }));

@@ -21,7 +21,7 @@
 //! | [`InboundMessage`] | the callback body (text, richText, picture, audio, video, file, unknown) | always |
 //! | [`OutboundMessage`] | text, markdown, link, actionCard, feedCard; splitting long content | always |
 //! | [`Sender`] | posts to a `sessionWebhook` or a custom robot webhook | `sender` (default) |
-//! | [`testing::FakeDingTalk`] | a fake DingTalk on 127.0.0.1 for tests | `testing` |
+//! | `testing::FakeDingTalk` | a fake DingTalk on 127.0.0.1 for tests | `testing` |
 //!
 //! No item of this crate prints a secret, access token, signature or session URL in its
 //! `Debug` output, its errors or its logs.

@@ -185,8 +185,9 @@ impl SessionWebhook {
 ///
 /// ```
 /// use dingtalk_robot::{AccessToken, CustomRobot, WebhookSecret};
-/// let robot = CustomRobot::new(AccessToken::new("tok")).with_secret(WebhookSecret::new("SECabc"));
-/// assert!(!format!("{robot:?}").contains("tok"));
+/// let robot = CustomRobot::new(AccessToken::new("0123abcd")).with_secret(WebhookSecret::new("SECabc"));
+/// let debug = format!("{robot:?}");
+/// assert!(!debug.contains("0123abcd") && !debug.contains("SECabc"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomRobot {

@@ -1,4 +1,5 @@
 //! The callback body model against captured-shape fixtures for every message type.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use dingtalk_robot::{ConversationType, InboundMessage, MessageContent, RichTextItem};
 

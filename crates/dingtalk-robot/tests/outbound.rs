@@ -1,4 +1,5 @@
 //! Every outgoing message type against the JSON DingTalk documents, and splitting of long content.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use dingtalk_robot::{
     ActionCard, Button, FeedCard, FeedLink, MAX_PART_BYTES, MAX_PART_CHARS, OutboundMessage,

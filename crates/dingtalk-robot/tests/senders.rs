@@ -1,5 +1,6 @@
 //! The senders against the fake DingTalk over real sockets on 127.0.0.1: delivery, signing,
 //! errcode mapping, session expiry, pacing under the rate limit, and retry after 130101.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::{Duration, Instant};
 
