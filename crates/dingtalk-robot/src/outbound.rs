@@ -7,8 +7,19 @@ use serde::Serialize;
 ///
 /// DingTalk documents no webhook size limit (its OpenAPI caps `msgParam` at 15,000 bytes), so
 /// this stays well below: 4,000 characters and at most [`MAX_PART_BYTES`] UTF-8 bytes per part.
+///
+/// ```
+/// let parts = dingtalk_robot::OutboundMessage::text("a".repeat(dingtalk_robot::MAX_PART_CHARS + 1)).split();
+/// assert_eq!(parts.len(), 2);
+/// ```
 pub const MAX_PART_CHARS: usize = 4_000;
 /// Most UTF-8 bytes one `text` or `markdown` part carries (see [`MAX_PART_CHARS`]).
+///
+/// ```
+/// // 4,001 three-byte characters: over the character budget and over the byte budget.
+/// let parts = dingtalk_robot::OutboundMessage::text("钉".repeat(4_001)).split();
+/// assert_eq!(parts.len(), 2);
+/// ```
 pub const MAX_PART_BYTES: usize = 12_000;
 
 /// Whom a `text` or `markdown` message @-mentions.

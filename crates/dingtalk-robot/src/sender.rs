@@ -14,15 +14,35 @@ use crate::secret::{AccessToken, WebhookSecret};
 use crate::signature::{now_ms, webhook_sign};
 
 /// DingTalk's API origin, for custom robot webhooks.
+///
+/// ```
+/// assert_eq!(dingtalk_robot::DEFAULT_API_BASE, "https://oapi.dingtalk.com");
+/// ```
 pub const DEFAULT_API_BASE: &str = "https://oapi.dingtalk.com";
 
 /// DingTalk's errcode for "send too fast, exceed 20 times per minute".
+///
+/// ```
+/// assert_eq!(dingtalk_robot::ERRCODE_RATE_LIMITED, 130_101);
+/// ```
 pub const ERRCODE_RATE_LIMITED: i64 = 130_101;
 /// DingTalk's errcode for a failed keyword, signature, timestamp or IP check.
+///
+/// ```
+/// assert_eq!(dingtalk_robot::ERRCODE_REJECTED, 310_000);
+/// ```
 pub const ERRCODE_REJECTED: i64 = 310_000;
 /// DingTalk's errcode for an unknown access token.
+///
+/// ```
+/// assert_eq!(dingtalk_robot::ERRCODE_TOKEN_NOT_EXIST, 300_001);
+/// ```
 pub const ERRCODE_TOKEN_NOT_EXIST: i64 = 300_001;
 /// DingTalk's errcode for an access token it will not serve (reported for external groups).
+///
+/// ```
+/// assert_eq!(dingtalk_robot::ERRCODE_TOKEN_INVALID, 300_005);
+/// ```
 pub const ERRCODE_TOKEN_INVALID: i64 = 300_005;
 
 /// How many messages one webhook may take in a time window.

@@ -14,10 +14,22 @@ use crate::secret::{AppSecret, WebhookSecret};
 type HmacSha256 = hmac::Hmac<Sha256>;
 
 /// Name of the callback header that carries the millisecond timestamp.
+///
+/// ```
+/// assert_eq!(dingtalk_robot::TIMESTAMP_HEADER, "timestamp");
+/// ```
 pub const TIMESTAMP_HEADER: &str = "timestamp";
 /// Name of the callback header that carries the Base64 signature.
+///
+/// ```
+/// assert_eq!(dingtalk_robot::SIGN_HEADER, "sign");
+/// ```
 pub const SIGN_HEADER: &str = "sign";
 /// DingTalk rejects (and so do we) timestamps more than one hour away from now.
+///
+/// ```
+/// assert_eq!(dingtalk_robot::DEFAULT_WINDOW.as_secs(), 3600);
+/// ```
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60 * 60);
 
 fn mac(key: &str, timestamp: &str) -> HmacSha256 {
@@ -80,6 +92,14 @@ pub fn now_ms() -> i64 {
 }
 
 /// Which side of the accepted window a timestamp fell on.
+///
+/// ```
+/// use dingtalk_robot::{sign, AppSecret, CallbackVerifier, Skew, VerifyError};
+/// let verifier = CallbackVerifier::new(AppSecret::new("k"));
+/// let err = verifier.verify_at(Some("0"), Some(&sign("k", "0")), 7_200_000).unwrap_err();
+/// assert!(matches!(err, VerifyError::OutsideWindow { direction: Skew::TooOld, .. }));
+/// assert_eq!(Skew::InFuture.to_string(), "in the future");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Skew {
@@ -137,6 +157,11 @@ pub enum VerifyError {
 }
 
 /// A clock that returns Unix milliseconds; injected into [`CallbackVerifier`] for tests.
+///
+/// ```
+/// let fixed: dingtalk_robot::Clock = std::sync::Arc::new(|| 1_700_000_000_000);
+/// assert_eq!(fixed(), 1_700_000_000_000);
+/// ```
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// Verifies DingTalk HTTP callbacks (robot "消息接收地址" in HTTP mode).

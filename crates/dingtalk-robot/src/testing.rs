@@ -44,6 +44,11 @@ use crate::secret::AppSecret;
 use crate::signature::{DEFAULT_WINDOW, now_ms, sign};
 
 /// Which webhook a message arrived on.
+///
+/// ```
+/// use dingtalk_robot::testing::Channel;
+/// assert_ne!(Channel::Robot("t".into()), Channel::Session("t".into()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Channel {
@@ -92,6 +97,18 @@ impl Received {
 }
 
 /// A message the fake refused, with the errcode it answered.
+///
+/// ```
+/// use dingtalk_robot::testing::FakeDingTalk;
+/// use dingtalk_robot::{AccessToken, CustomRobot, OutboundMessage, Sender};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let fake = FakeDingTalk::start().await.unwrap();
+/// let sender = Sender::builder().api_base(fake.base_url()).build().unwrap();
+/// let unknown = CustomRobot::new(AccessToken::new("no-such-token")).into();
+/// assert!(sender.send(&unknown, OutboundMessage::text("x")).await.is_err());
+/// assert_eq!(fake.rejections()[0].errcode, 300_001);
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Rejection {
