@@ -680,6 +680,24 @@ impl FakeDingTalk {
         self.state.lock().received.clone()
     }
 
+    /// The text of every message accepted so far (see [`Received::text`]), in arrival order.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let fake = dingtalk_robot::testing::FakeDingTalk::start().await.unwrap();
+    /// assert!(fake.texts().is_empty());
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn texts(&self) -> Vec<String> {
+        self.state
+            .lock()
+            .received
+            .iter()
+            .map(|m| m.text().to_owned())
+            .collect()
+    }
+
     /// Every refusal so far (errcode and errmsg), in order.
     ///
     /// ```

@@ -224,12 +224,7 @@ async fn rate_limited_message_is_retried_until_delivered_in_order() {
             .await
             .unwrap();
     }
-    let texts: Vec<String> = fake
-        .messages()
-        .iter()
-        .map(|m| m.text().to_owned())
-        .collect();
-    assert_eq!(texts, ["m0", "m1", "m2", "m3", "m4"]);
+    assert_eq!(fake.texts(), ["m0", "m1", "m2", "m3", "m4"]);
     assert!(
         fake.rejections().iter().any(|r| r.errcode == 130_101),
         "DingTalk did throttle"
@@ -267,12 +262,7 @@ async fn rate_limit_that_outlasts_retries_is_returned_not_dropped() {
     s.send(&robot(None), OutboundMessage::text("third"))
         .await
         .unwrap();
-    let texts: Vec<String> = fake
-        .messages()
-        .iter()
-        .map(|m| m.text().to_owned())
-        .collect();
-    assert_eq!(texts, ["first", "third"]);
+    assert_eq!(fake.texts(), ["first", "third"]);
 }
 
 #[tokio::test]
