@@ -1,1 +1,53 @@
-//! Chat grammar and AWS Support operations behind a trait; filled in by issue #4.
+//! The chat grammar of the casebot DingTalk robot and the AWS Support case lifecycle behind
+//! one trait. No DingTalk in here: any chat front end can use it.
+//!
+//! ```
+//! use support_commands::{parse, Command, Sandbox, SupportApi};
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let command = parse("提工单\nsubject:EC2 实例无法连接\nbody:SSH 超时\nseverityCode:high\n\
+//!     serviceCode:amazon-elastic-compute-cloud-linux\ncategoryCode:instance-issue").unwrap();
+//! let Command::CreateCase(case) = command else { unreachable!() };
+//! let api = Sandbox::new(); // or the AWS backend (feature `aws`)
+//! let id = api.create_case(&case).await.unwrap();
+//! assert!(id.as_str().starts_with("case-"));
+//! # }
+//! ```
+//!
+//! | item | what | feature |
+//! |---|---|---|
+//! | [`parse`], [`Command`], [`ParseError`], [`help_text`] | the grammar, legacy forms included | always |
+//! | [`SupportApi`], [`Cached`] | the operations; catalogue and severity caching | always |
+//! | [`Sandbox`] | in-memory backend that behaves like AWS | always |
+//! | [`ServiceIndex`], [`catalogue`] | ranked service lookup over the snapshot or a live catalogue | always |
+//! | `AwsSupport` | the real backend on aws-sdk-support (global and China partitions) | `aws` |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod api;
+#[cfg(feature = "aws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
+mod aws;
+mod catalogue;
+mod command;
+mod error;
+mod help;
+mod lang;
+mod lookup;
+mod model;
+mod parse;
+mod sandbox;
+
+pub use api::{CacheTtl, Cached, SupportApi};
+#[cfg(feature = "aws")]
+pub use aws::{AwsSupport, AwsSupportConfig, Partition};
+pub use catalogue::{SNAPSHOT_JSON, catalogue};
+pub use command::{Command, CommandKind};
+pub use error::SupportError;
+pub use help::{COMMANDS, CommandSpec, Keyword, help_text, spec, usage};
+pub use lang::Lang;
+pub use lookup::{DEFAULT_MATCHES, Match, ServiceIndex};
+pub use model::{
+    CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, Category, Communication, IssueType,
+    NewCase, ReplyOutcome, Resolution, Service, Severity, SeverityLevel,
+};
+pub use parse::{LANGUAGES, MAX_BODY_CHARS, MAX_CC, MAX_QUERY_CHARS, MAX_SUBJECT_CHARS, ParseError, parse};
+pub use sandbox::{COMMUNICATIONS_PAGE, SIMULATED_REPLY, Sandbox, SandboxClock, SandboxConfig};

@@ -1,0 +1,192 @@
+//! [`SupportApi`]: every AWS Support operation the bot needs, behind one trait.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use crate::error::SupportError;
+use crate::model::{
+    CaseFilter, CaseId, CasePage, CaseRef, CaseView, NewCase, ReplyOutcome, Resolution, Service,
+    SeverityLevel,
+};
+
+/// Every AWS Support operation the bot needs.
+///
+/// `#[async_trait]` rather than a native `async fn`: the bot stores an `Arc<dyn SupportApi>`
+/// (sandbox, AWS, or a test double), which native async trait methods do not allow.
+///
+/// ```
+/// use support_commands::{Sandbox, SupportApi, NewCase, Severity};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let api: std::sync::Arc<dyn SupportApi> = std::sync::Arc::new(Sandbox::new());
+/// let id = api.create_case(&NewCase::new("test", "hello", Severity::Low)).await.unwrap();
+/// assert!(id.as_str().starts_with("case-"));
+/// # }
+/// ```
+#[async_trait]
+pub trait SupportApi: Send + Sync {
+    /// DescribeServices in `language`.
+    async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, SupportError>;
+
+    /// DescribeSeverityLevels in `language`: the levels this account may use.
+    async fn describe_severity_levels(&self, language: &str) -> Result<Vec<SeverityLevel>, SupportError>;
+
+    /// CreateCase.
+    async fn create_case(&self, case: &NewCase) -> Result<CaseId, SupportError>;
+
+    /// DescribeCases for one case (by case id or display id) plus one page of its
+    /// communications (DescribeCommunications), newest first; `page` continues from a
+    /// previous [`CaseView::next_page`].
+    async fn describe_case(&self, case: &CaseRef, page: Option<&str>) -> Result<CaseView, SupportError>;
+
+    /// DescribeCases for the account, newest first.
+    async fn list_cases(&self, filter: &CaseFilter, page: Option<&str>) -> Result<CasePage, SupportError>;
+
+    /// AddCommunicationToCase. Replying to a resolved case reopens it.
+    async fn add_communication(&self, case: &CaseId, body: &str, cc: &[String]) -> Result<ReplyOutcome, SupportError>;
+
+    /// ResolveCase.
+    async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, SupportError>;
+}
+
+/// How long [`Cached`] keeps answers.
+///
+/// ```
+/// let ttl = support_commands::CacheTtl::default();
+/// assert_eq!(ttl.services.as_secs(), 6 * 3600);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::exhaustive_structs)]
+pub struct CacheTtl {
+    /// DescribeServices (default 6 hours: the catalogue changes rarely).
+    pub services: Duration,
+    /// DescribeSeverityLevels (default 1 hour: it follows the support plan).
+    pub severity_levels: Duration,
+}
+
+impl Default for CacheTtl {
+    fn default() -> Self {
+        Self {
+            services: Duration::from_secs(6 * 3600),
+            severity_levels: Duration::from_secs(3600),
+        }
+    }
+}
+
+type Entry<T> = Mutex<HashMap<String, (Instant, T)>>;
+
+/// Wraps any [`SupportApi`] and caches the service catalogue and severity levels per
+/// language; every other call goes straight through. Errors are never cached.
+///
+/// ```
+/// use support_commands::{Cached, Sandbox, SupportApi};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let api = Cached::new(Sandbox::new());
+/// let first = api.describe_services("zh").await.unwrap();
+/// let second = api.describe_services("zh").await.unwrap();
+/// assert!(std::sync::Arc::ptr_eq(&first, &second)); // served from the cache
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Cached<S> {
+    inner: S,
+    ttl: CacheTtl,
+    services: Entry<Arc<Vec<Service>>>,
+    severity: Entry<Vec<SeverityLevel>>,
+}
+
+impl<S> Cached<S> {
+    /// Caches with the default TTLs.
+    ///
+    /// ```
+    /// let api = support_commands::Cached::new(support_commands::Sandbox::new());
+    /// # let _ = api;
+    /// ```
+    #[must_use]
+    pub fn new(inner: S) -> Self {
+        Self::with_ttl(inner, CacheTtl::default())
+    }
+
+    /// Caches with explicit TTLs.
+    ///
+    /// ```
+    /// let api = support_commands::Cached::with_ttl(support_commands::Sandbox::new(), Default::default());
+    /// # let _ = api;
+    /// ```
+    #[must_use]
+    pub fn with_ttl(inner: S, ttl: CacheTtl) -> Self {
+        Self {
+            inner,
+            ttl,
+            services: Mutex::default(),
+            severity: Mutex::default(),
+        }
+    }
+
+    /// The wrapped backend.
+    ///
+    /// ```
+    /// let api = support_commands::Cached::new(support_commands::Sandbox::new());
+    /// let _sandbox: &support_commands::Sandbox = api.inner();
+    /// ```
+    #[must_use]
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+fn cached<T: Clone>(map: &Entry<T>, key: &str, ttl: Duration) -> Option<T> {
+    let map = map.lock().unwrap_or_else(PoisonError::into_inner);
+    map.get(key)
+        .filter(|(at, _)| at.elapsed() < ttl)
+        .map(|(_, value)| value.clone())
+}
+
+fn store<T>(map: &Entry<T>, key: &str, value: T) {
+    map.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(key.to_owned(), (Instant::now(), value));
+}
+
+#[async_trait]
+impl<S: SupportApi> SupportApi for Cached<S> {
+    async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, SupportError> {
+        if let Some(hit) = cached(&self.services, language, self.ttl.services) {
+            return Ok(hit);
+        }
+        let fresh = self.inner.describe_services(language).await?;
+        store(&self.services, language, Arc::clone(&fresh));
+        Ok(fresh)
+    }
+
+    async fn describe_severity_levels(&self, language: &str) -> Result<Vec<SeverityLevel>, SupportError> {
+        if let Some(hit) = cached(&self.severity, language, self.ttl.severity_levels) {
+            return Ok(hit);
+        }
+        let fresh = self.inner.describe_severity_levels(language).await?;
+        store(&self.severity, language, fresh.clone());
+        Ok(fresh)
+    }
+
+    async fn create_case(&self, case: &NewCase) -> Result<CaseId, SupportError> {
+        self.inner.create_case(case).await
+    }
+
+    async fn describe_case(&self, case: &CaseRef, page: Option<&str>) -> Result<CaseView, SupportError> {
+        self.inner.describe_case(case, page).await
+    }
+
+    async fn list_cases(&self, filter: &CaseFilter, page: Option<&str>) -> Result<CasePage, SupportError> {
+        self.inner.list_cases(filter, page).await
+    }
+
+    async fn add_communication(&self, case: &CaseId, body: &str, cc: &[String]) -> Result<ReplyOutcome, SupportError> {
+        self.inner.add_communication(case, body, cc).await
+    }
+
+    async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, SupportError> {
+        self.inner.resolve_case(case).await
+    }
+}

@@ -1,0 +1,123 @@
+//! The commands a chat message can carry.
+
+use crate::model::{CaseRef, NewCase};
+
+/// A parsed chat command.
+///
+/// ```
+/// use support_commands::{parse, Command};
+/// assert_eq!(parse("工单列表 全部").unwrap(), Command::ListCases { include_resolved: true });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command {
+    /// Show the help text; `unrecognised` when the message was not a command.
+    Help {
+        /// The message was not a command (as opposed to `帮助`/`help`).
+        unrecognised: bool,
+    },
+    /// Look up service and category codes (`查找ServiceCode: ec2`).
+    LookupService {
+        /// What to look for.
+        query: String,
+    },
+    /// Open a case (`提工单` + fields).
+    CreateCase(NewCase),
+    /// Show a case and its latest communications (`查看 <id>`).
+    ViewCase {
+        /// The case.
+        case: CaseRef,
+    },
+    /// List this account's cases (`工单列表`, `全部` to include resolved ones).
+    ListCases {
+        /// Include resolved cases.
+        include_resolved: bool,
+    },
+    /// Add a communication to a case (`回复 <id>` + text); reopens a resolved case.
+    Reply {
+        /// The case.
+        case: CaseRef,
+        /// The text.
+        body: String,
+        /// CC e-mail addresses.
+        cc: Vec<String>,
+    },
+    /// Resolve a case (`释放 <id>`, `释放case,case_id:<id>`, `释放工单:<id>`).
+    Resolve {
+        /// The case.
+        case: CaseRef,
+    },
+    /// List the severity levels the account may use (`严重级别`).
+    SeverityLevels,
+}
+
+/// Which command, without its arguments (for help, errors and logs).
+///
+/// ```
+/// use support_commands::{parse, CommandKind};
+/// assert_eq!(parse("帮助").unwrap().kind(), CommandKind::Help);
+/// assert_eq!(CommandKind::Resolve.as_str(), "resolve");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CommandKind {
+    /// Help.
+    Help,
+    /// Service lookup.
+    LookupService,
+    /// Create a case.
+    CreateCase,
+    /// View a case.
+    ViewCase,
+    /// List cases.
+    ListCases,
+    /// Reply to a case.
+    Reply,
+    /// Resolve a case.
+    Resolve,
+    /// Severity levels.
+    SeverityLevels,
+}
+
+impl CommandKind {
+    /// A stable English name, for logs and metrics.
+    ///
+    /// ```
+    /// assert_eq!(support_commands::CommandKind::CreateCase.as_str(), "create");
+    /// ```
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Help => "help",
+            Self::LookupService => "lookup",
+            Self::CreateCase => "create",
+            Self::ViewCase => "view",
+            Self::ListCases => "list",
+            Self::Reply => "reply",
+            Self::Resolve => "resolve",
+            Self::SeverityLevels => "severity",
+        }
+    }
+}
+
+impl Command {
+    /// Which command this is.
+    ///
+    /// ```
+    /// use support_commands::{Command, CommandKind};
+    /// assert_eq!(Command::SeverityLevels.kind(), CommandKind::SeverityLevels);
+    /// ```
+    #[must_use]
+    pub fn kind(&self) -> CommandKind {
+        match self {
+            Self::Help { .. } => CommandKind::Help,
+            Self::LookupService { .. } => CommandKind::LookupService,
+            Self::CreateCase(_) => CommandKind::CreateCase,
+            Self::ViewCase { .. } => CommandKind::ViewCase,
+            Self::ListCases { .. } => CommandKind::ListCases,
+            Self::Reply { .. } => CommandKind::Reply,
+            Self::Resolve { .. } => CommandKind::Resolve,
+            Self::SeverityLevels => CommandKind::SeverityLevels,
+        }
+    }
+}

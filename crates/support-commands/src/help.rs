@@ -1,0 +1,178 @@
+//! The command table: one source for the parser's keywords and for the help text.
+
+use crate::command::CommandKind;
+use crate::lang::Lang;
+
+/// One command: its keywords and how to write it.
+///
+/// ```
+/// let spec = support_commands::COMMANDS.iter().find(|c| c.kind == support_commands::CommandKind::Resolve).unwrap();
+/// assert!(spec.keywords.iter().any(|k| k.text == "释放case"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CommandSpec {
+    /// Which command.
+    pub kind: CommandKind,
+    /// The words that start it.
+    pub keywords: &'static [Keyword],
+    /// One-line description, Chinese.
+    pub summary_zh: &'static str,
+    /// One-line description, English.
+    pub summary_en: &'static str,
+    /// How to write it (a template to copy), Chinese.
+    pub usage_zh: &'static str,
+    /// How to write it, English.
+    pub usage_en: &'static str,
+}
+
+/// A word that starts a command. Matching ignores ASCII case.
+///
+/// ```
+/// let k = support_commands::Keyword { text: "help", standalone: true };
+/// # let _ = k;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::exhaustive_structs)]
+pub struct Keyword {
+    /// The keyword, lower case.
+    pub text: &'static str,
+    /// Whether it must be followed by the end, a space, a colon or a comma (so `list` does
+    /// not match `listen`, nor `释放` match `释放EC2实例…`).
+    pub standalone: bool,
+}
+
+const fn kw(text: &'static str) -> Keyword {
+    Keyword { text, standalone: true }
+}
+
+const fn prefix(text: &'static str) -> Keyword {
+    Keyword { text, standalone: false }
+}
+
+/// Every command, in help order.
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        kind: CommandKind::LookupService,
+        keywords: &[prefix("查找servicecode"), prefix("查找"), kw("lookup")],
+        summary_zh: "搜索 AWS 服务的 serviceCode 和 categoryCode",
+        summary_en: "find the serviceCode and categoryCode of an AWS service",
+        usage_zh: "查找ServiceCode:{AWS服务名称,支持简写，如 ec2、负载均衡}",
+        usage_en: "lookup {service name or abbreviation, e.g. ec2}",
+    },
+    CommandSpec {
+        kind: CommandKind::CreateCase,
+        keywords: &[prefix("提工单"), kw("create")],
+        summary_zh: "创建 AWS case",
+        summary_en: "open an AWS Support case",
+        usage_zh: "提工单\nsubject:{case 主题}\nbody:{case 描述，可多行}\nseverityCode:{low|normal|high|urgent|critical}\nserviceCode:{aws serviceCode}\ncategoryCode:{aws service categoryCode}\n(可选) cc:{邮箱，最多10个} language:{zh|en|ja|ko} issueType:{technical|customer-service}",
+        usage_en: "create\nsubject:{case subject}\nbody:{description, may span lines}\nseverityCode:{low|normal|high|urgent|critical}\nserviceCode:{aws serviceCode}\ncategoryCode:{aws service categoryCode}\n(optional) cc:{e-mails, at most 10} language:{zh|en|ja|ko} issueType:{technical|customer-service}",
+    },
+    CommandSpec {
+        kind: CommandKind::Resolve,
+        keywords: &[prefix("释放case"), prefix("释放工单"), kw("释放"), kw("resolve")],
+        summary_zh: "释放（解决）AWS case",
+        summary_en: "resolve an AWS Support case",
+        usage_zh: "释放case,case_id:{case_id}　或　释放 {case id 或 display id}",
+        usage_en: "resolve {case id or display id}",
+    },
+    CommandSpec {
+        kind: CommandKind::ViewCase,
+        keywords: &[kw("查看工单"), kw("查看"), kw("view")],
+        summary_zh: "查看工单状态和最新回复",
+        summary_en: "show a case's status and latest communications",
+        usage_zh: "查看 {case id 或 display id}",
+        usage_en: "view {case id or display id}",
+    },
+    CommandSpec {
+        kind: CommandKind::ListCases,
+        keywords: &[kw("工单列表"), kw("list")],
+        summary_zh: "列出本账户未解决的工单（加「全部」包括已解决的）",
+        summary_en: "list this account's open cases (add `all` for resolved ones too)",
+        usage_zh: "工单列表 [全部]",
+        usage_en: "list [all]",
+    },
+    CommandSpec {
+        kind: CommandKind::Reply,
+        keywords: &[kw("回复"), kw("reply")],
+        summary_zh: "回复工单；回复已解决的工单会重新打开它",
+        summary_en: "reply to a case; replying to a resolved case reopens it",
+        usage_zh: "回复 {case id 或 display id}\n{回复内容，可多行}\n(可选，最后一行) cc:{邮箱}",
+        usage_en: "reply {case id or display id}\n{your text, may span lines}\n(optional, last line) cc:{e-mails}",
+    },
+    CommandSpec {
+        kind: CommandKind::SeverityLevels,
+        keywords: &[kw("严重级别"), kw("severity")],
+        summary_zh: "列出本账户可用的严重级别",
+        summary_en: "list the severity levels this account may use",
+        usage_zh: "严重级别",
+        usage_en: "severity",
+    },
+    CommandSpec {
+        kind: CommandKind::Help,
+        keywords: &[kw("帮助"), kw("help"), kw("?"), kw("？")],
+        summary_zh: "显示本帮助",
+        summary_en: "show this help",
+        usage_zh: "帮助",
+        usage_en: "help",
+    },
+];
+
+/// The spec of one command.
+///
+/// ```
+/// use support_commands::{spec, CommandKind};
+/// assert_eq!(spec(CommandKind::ListCases).usage_en, "list [all]");
+/// ```
+#[must_use]
+pub fn spec(kind: CommandKind) -> &'static CommandSpec {
+    COMMANDS
+        .iter()
+        .find(|c| c.kind == kind)
+        .unwrap_or(&COMMANDS[COMMANDS.len() - 1])
+}
+
+/// How to write a command, in `lang`.
+///
+/// ```
+/// use support_commands::{usage, CommandKind, Lang};
+/// assert!(usage(CommandKind::CreateCase, Lang::Zh).starts_with("提工单\nsubject:"));
+/// ```
+#[must_use]
+pub fn usage(kind: CommandKind, lang: Lang) -> &'static str {
+    let spec = spec(kind);
+    lang.pick(spec.usage_zh, spec.usage_en)
+}
+
+/// The whole help text. It starts with `AWS-` like the old bot's, so robots protected by the
+/// keyword `AWS` accept it, and teaches the legacy forms first.
+///
+/// ```
+/// use support_commands::{help_text, Lang};
+/// let zh = help_text(Lang::Zh);
+/// assert!(zh.starts_with("AWS-[") && zh.contains("查找ServiceCode:") && zh.contains("释放case,case_id:"));
+/// assert!(help_text(Lang::En).contains("resolve"));
+/// ```
+#[must_use]
+pub fn help_text(lang: Lang) -> String {
+    let mut out = String::from(lang.pick(
+        "AWS-[欢迎使用 AWS 工单钉钉机器人。@机器人 后按以下格式输入，中英文冒号、逗号均可]\n",
+        "AWS-[AWS Support case robot. Mention the robot, then write one of these]\n",
+    ));
+    for (i, spec) in COMMANDS.iter().enumerate() {
+        let summary = lang.pick(spec.summary_zh, spec.summary_en);
+        let label = lang.pick("功能", "Command ");
+        let alias = match lang {
+            Lang::Zh => spec
+                .keywords
+                .iter()
+                .rev()
+                .find(|k| k.text.is_ascii() && k.text.len() > 1)
+                .map(|k| format!("（英文：{}）", k.text))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        out.push_str(&format!("\n[{label}{}: {summary}{alias}]\n{}\n", i + 1, lang.pick(spec.usage_zh, spec.usage_en)));
+    }
+    out
+}
