@@ -31,7 +31,10 @@ pub trait SupportApi: Send + Sync {
     async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, SupportError>;
 
     /// DescribeSeverityLevels in `language`: the levels this account may use.
-    async fn describe_severity_levels(&self, language: &str) -> Result<Vec<SeverityLevel>, SupportError>;
+    async fn describe_severity_levels(
+        &self,
+        language: &str,
+    ) -> Result<Vec<SeverityLevel>, SupportError>;
 
     /// CreateCase.
     async fn create_case(&self, case: &NewCase) -> Result<CaseId, SupportError>;
@@ -39,13 +42,26 @@ pub trait SupportApi: Send + Sync {
     /// DescribeCases for one case (by case id or display id) plus one page of its
     /// communications (DescribeCommunications), newest first; `page` continues from a
     /// previous [`CaseView::next_page`].
-    async fn describe_case(&self, case: &CaseRef, page: Option<&str>) -> Result<CaseView, SupportError>;
+    async fn describe_case(
+        &self,
+        case: &CaseRef,
+        page: Option<&str>,
+    ) -> Result<CaseView, SupportError>;
 
     /// DescribeCases for the account, newest first.
-    async fn list_cases(&self, filter: &CaseFilter, page: Option<&str>) -> Result<CasePage, SupportError>;
+    async fn list_cases(
+        &self,
+        filter: &CaseFilter,
+        page: Option<&str>,
+    ) -> Result<CasePage, SupportError>;
 
     /// AddCommunicationToCase. Replying to a resolved case reopens it.
-    async fn add_communication(&self, case: &CaseId, body: &str, cc: &[String]) -> Result<ReplyOutcome, SupportError>;
+    async fn add_communication(
+        &self,
+        case: &CaseId,
+        body: &str,
+        cc: &[String],
+    ) -> Result<ReplyOutcome, SupportError>;
 
     /// ResolveCase.
     async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, SupportError>;
@@ -161,7 +177,10 @@ impl<S: SupportApi> SupportApi for Cached<S> {
         Ok(fresh)
     }
 
-    async fn describe_severity_levels(&self, language: &str) -> Result<Vec<SeverityLevel>, SupportError> {
+    async fn describe_severity_levels(
+        &self,
+        language: &str,
+    ) -> Result<Vec<SeverityLevel>, SupportError> {
         if let Some(hit) = cached(&self.severity, language, self.ttl.severity_levels) {
             return Ok(hit);
         }
@@ -174,15 +193,28 @@ impl<S: SupportApi> SupportApi for Cached<S> {
         self.inner.create_case(case).await
     }
 
-    async fn describe_case(&self, case: &CaseRef, page: Option<&str>) -> Result<CaseView, SupportError> {
+    async fn describe_case(
+        &self,
+        case: &CaseRef,
+        page: Option<&str>,
+    ) -> Result<CaseView, SupportError> {
         self.inner.describe_case(case, page).await
     }
 
-    async fn list_cases(&self, filter: &CaseFilter, page: Option<&str>) -> Result<CasePage, SupportError> {
+    async fn list_cases(
+        &self,
+        filter: &CaseFilter,
+        page: Option<&str>,
+    ) -> Result<CasePage, SupportError> {
         self.inner.list_cases(filter, page).await
     }
 
-    async fn add_communication(&self, case: &CaseId, body: &str, cc: &[String]) -> Result<ReplyOutcome, SupportError> {
+    async fn add_communication(
+        &self,
+        case: &CaseId,
+        body: &str,
+        cc: &[String],
+    ) -> Result<ReplyOutcome, SupportError> {
         self.inner.add_communication(case, body, cc).await
     }
 

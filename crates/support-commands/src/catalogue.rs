@@ -26,6 +26,10 @@ pub fn catalogue() -> Arc<Vec<Service>> {
     Arc::clone(CATALOGUE.get_or_init(|| {
         // The file is part of the crate and checked by a test; an unreadable one yields an
         // empty catalogue rather than a panic.
-        Arc::new(serde_json::from_str::<Snapshot>(SNAPSHOT_JSON).map(|s| s.services).unwrap_or_default())
+        Arc::new(
+            serde_json::from_str::<Snapshot>(SNAPSHOT_JSON)
+                .map(|s| s.services)
+                .unwrap_or_default(),
+        )
     }))
 }

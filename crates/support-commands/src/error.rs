@@ -85,8 +85,10 @@ impl SupportError {
     /// ```
     #[must_use]
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Throttled(_) | Self::Timeout | Self::Transport(_))
-            || matches!(self, Self::Service { code, .. } if code == "InternalServerError")
+        matches!(
+            self,
+            Self::Throttled(_) | Self::Timeout | Self::Transport(_)
+        ) || matches!(self, Self::Service { code, .. } if code == "InternalServerError")
     }
 
     /// Maps an AWS error code and message to the typed error.
@@ -102,12 +104,19 @@ impl SupportError {
             "CaseIdNotFound" => Self::CaseNotFound(message),
             "SubscriptionRequiredException" => Self::SubscriptionRequired,
             "CaseCreationLimitExceeded" => Self::CaseCreationLimitExceeded(message),
-            "ThrottlingException" | "TooManyRequestsException" | "Throttling" => Self::Throttled(message),
-            "InvalidParameterValueException" | "ValidationException" | "InvalidParameterException" => {
-                Self::InvalidParameter(message)
+            "ThrottlingException" | "TooManyRequestsException" | "Throttling" => {
+                Self::Throttled(message)
             }
-            "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => Self::AccessDenied(message),
-            code => Self::Service { code: code.to_owned(), message },
+            "InvalidParameterValueException"
+            | "ValidationException"
+            | "InvalidParameterException" => Self::InvalidParameter(message),
+            "AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation" => {
+                Self::AccessDenied(message)
+            }
+            code => Self::Service {
+                code: code.to_owned(),
+                message,
+            },
         }
     }
 }

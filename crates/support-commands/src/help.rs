@@ -43,11 +43,17 @@ pub struct Keyword {
 }
 
 const fn kw(text: &'static str) -> Keyword {
-    Keyword { text, standalone: true }
+    Keyword {
+        text,
+        standalone: true,
+    }
 }
 
 const fn prefix(text: &'static str) -> Keyword {
-    Keyword { text, standalone: false }
+    Keyword {
+        text,
+        standalone: false,
+    }
 }
 
 /// Every command, in help order.
@@ -70,7 +76,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     },
     CommandSpec {
         kind: CommandKind::Resolve,
-        keywords: &[prefix("释放case"), prefix("释放工单"), kw("释放"), kw("resolve")],
+        keywords: &[
+            prefix("释放case"),
+            prefix("释放工单"),
+            kw("释放"),
+            kw("resolve"),
+        ],
         summary_zh: "释放（解决）AWS case",
         summary_en: "resolve an AWS Support case",
         usage_zh: "释放case,case_id:{case_id}　或　释放 {case id 或 display id}",
@@ -172,7 +183,11 @@ pub fn help_text(lang: Lang) -> String {
                 .unwrap_or_default(),
             _ => String::new(),
         };
-        out.push_str(&format!("\n[{label}{}: {summary}{alias}]\n{}\n", i + 1, lang.pick(spec.usage_zh, spec.usage_en)));
+        out.push_str(&format!(
+            "\n[{label}{}: {summary}{alias}]\n{}\n",
+            i + 1,
+            lang.pick(spec.usage_zh, spec.usage_en)
+        ));
     }
     out
 }

@@ -46,8 +46,10 @@ pub use help::{COMMANDS, CommandSpec, Keyword, help_text, spec, usage};
 pub use lang::Lang;
 pub use lookup::{DEFAULT_MATCHES, Match, ServiceIndex};
 pub use model::{
-    CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, Category, Communication, IssueType,
-    NewCase, ReplyOutcome, Resolution, Service, Severity, SeverityLevel,
+    CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, Category,
+    Communication, IssueType, NewCase, ReplyOutcome, Resolution, Service, Severity, SeverityLevel,
 };
-pub use parse::{LANGUAGES, MAX_BODY_CHARS, MAX_CC, MAX_QUERY_CHARS, MAX_SUBJECT_CHARS, ParseError, parse};
+pub use parse::{
+    LANGUAGES, MAX_BODY_CHARS, MAX_CC, MAX_QUERY_CHARS, MAX_SUBJECT_CHARS, ParseError, parse,
+};
 pub use sandbox::{COMMUNICATIONS_PAGE, SIMULATED_REPLY, Sandbox, SandboxClock, SandboxConfig};

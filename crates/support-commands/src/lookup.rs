@@ -50,11 +50,16 @@ pub struct Match<'a> {
 }
 
 fn normalise(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
 }
 
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
 }
 
 /// Whether the characters of `needle` appear in `hay` in order.
@@ -126,7 +131,12 @@ impl ServiceIndex {
             .collect();
         hits.sort_by(|a, b| {
             b.0.cmp(&a.0)
-                .then_with(|| self.entries[a.1].name.len().cmp(&self.entries[b.1].name.len()))
+                .then_with(|| {
+                    self.entries[a.1]
+                        .name
+                        .len()
+                        .cmp(&self.entries[b.1].name.len())
+                })
                 .then_with(|| a.1.cmp(&b.1))
         });
         hits.into_iter()
@@ -157,10 +167,17 @@ fn score(e: &Entry, query: &str, query_words: &[String]) -> u32 {
     if long_enough && e.aliases.iter().any(|a| a.contains(query)) {
         return 500 + short_bonus(e.name.len());
     }
-    if e.aliases.iter().any(|a| a.chars().count() >= 2 && query.contains(a.as_str())) {
+    if e.aliases
+        .iter()
+        .any(|a| a.chars().count() >= 2 && query.contains(a.as_str()))
+    {
         return 450;
     }
-    if !query_words.is_empty() && query_words.iter().all(|q| e.words.iter().any(|w| w.starts_with(q.as_str()))) {
+    if !query_words.is_empty()
+        && query_words
+            .iter()
+            .all(|q| e.words.iter().any(|w| w.starts_with(q.as_str())))
+    {
         return 400 + u32::try_from(query_words.len()).unwrap_or(0).min(50) * 10;
     }
     if query.len() >= 3 && query.is_ascii() && is_subsequence(&query.replace(' ', ""), &e.code) {

@@ -26,7 +26,10 @@ impl CaseId {
     #[must_use]
     pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
-        let rest = text.get(..5).filter(|p| p.eq_ignore_ascii_case("case-")).and(text.get(5..))?;
+        let rest = text
+            .get(..5)
+            .filter(|p| p.eq_ignore_ascii_case("case-"))
+            .and(text.get(5..))?;
         let ok = !rest.is_empty()
             && rest.len() <= 120
             && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
@@ -216,7 +219,13 @@ wire_enum!(
 
 impl Severity {
     /// The five codes AWS defines, lowest first.
-    pub const ALL: [Self; 5] = [Self::Low, Self::Normal, Self::High, Self::Urgent, Self::Critical];
+    pub const ALL: [Self; 5] = [
+        Self::Low,
+        Self::Normal,
+        Self::High,
+        Self::Urgent,
+        Self::Critical,
+    ];
 
     /// Parses one of the five codes only (no `Other`).
     ///
@@ -305,7 +314,11 @@ impl NewCase {
     /// assert_eq!(case.service_code.as_deref(), Some("aws-lambda"));
     /// ```
     #[must_use]
-    pub fn service(mut self, service_code: impl Into<String>, category_code: impl Into<String>) -> Self {
+    pub fn service(
+        mut self,
+        service_code: impl Into<String>,
+        category_code: impl Into<String>,
+    ) -> Self {
         self.service_code = Some(service_code.into());
         self.category_code = Some(category_code.into());
         self
@@ -359,7 +372,11 @@ impl Service {
     /// assert!(s.aliases.is_empty());
     /// ```
     #[must_use]
-    pub fn new(code: impl Into<String>, name: impl Into<String>, categories: Vec<Category>) -> Self {
+    pub fn new(
+        code: impl Into<String>,
+        name: impl Into<String>,
+        categories: Vec<Category>,
+    ) -> Self {
         Self {
             code: code.into(),
             name: name.into(),
@@ -411,7 +428,11 @@ impl Communication {
     /// assert!(!c.is_from_aws());
     /// ```
     #[must_use]
-    pub fn new(body: impl Into<String>, submitted_by: impl Into<String>, time_created: impl Into<String>) -> Self {
+    pub fn new(
+        body: impl Into<String>,
+        submitted_by: impl Into<String>,
+        time_created: impl Into<String>,
+    ) -> Self {
         Self {
             body: body.into(),
             submitted_by: submitted_by.into(),

@@ -118,9 +118,14 @@ impl ParseError {
     pub fn command(&self) -> CommandKind {
         match self {
             Self::MissingArgument { command, .. } | Self::InvalidCaseId { command, .. } => *command,
-            Self::InvalidValue { field: "工单列表", .. } => CommandKind::ListCases,
+            Self::InvalidValue {
+                field: "工单列表",
+            ..
+            } => CommandKind::ListCases,
             Self::TooLong { field: "query", .. } => CommandKind::LookupService,
-            Self::TooLong { field: "reply", .. } | Self::Empty { field: "reply", .. } => CommandKind::Reply,
+            Self::TooLong { field: "reply", .. } | Self::Empty { field: "reply", .. } => {
+                CommandKind::Reply
+            }
             _ => CommandKind::CreateCase,
         }
     }
@@ -139,7 +144,11 @@ impl ParseError {
         let zh = lang == Lang::Zh;
         let what = match self {
             Self::MissingArgument { argument, .. } => {
-                if zh { format!("缺少{}", argument_zh(argument)) } else { format!("missing {argument}") }
+                if zh {
+                    format!("缺少{}", argument_zh(argument))
+                } else {
+                    format!("missing {argument}")
+                }
             }
             Self::InvalidCaseId { value, .. } => {
                 if zh {
@@ -149,19 +158,35 @@ impl ParseError {
                 }
             }
             Self::MissingFields { fields } => {
-                if zh { format!("缺少字段：{}", fields.join("、")) } else { format!("missing fields: {}", fields.join(", ")) }
+                if zh {
+                    format!("缺少字段：{}", fields.join("、"))
+                } else {
+                    format!("missing fields: {}", fields.join(", "))
+                }
             }
             Self::UnexpectedLine { line } => {
                 if zh {
-                    format!("无法识别这一行：「{line}」（每行应为 key:value，只有 body 可以写多行）")
+                    format!(
+                        "无法识别这一行：「{line}」（每行应为 key:value，只有 body 可以写多行）"
+                    )
                 } else {
-                    format!("cannot read this line: `{line}` (each line is key:value; only body may span lines)")
+                    format!(
+                        "cannot read this line: `{line}` (each line is key:value; only body may span lines)"
+                    )
                 }
             }
             Self::DuplicateField { field } => {
-                if zh { format!("字段 {field} 写了两次") } else { format!("field {field} is given twice") }
+                if zh {
+                    format!("字段 {field} 写了两次")
+                } else {
+                    format!("field {field} is given twice")
+                }
             }
-            Self::InvalidValue { field, value, expected } => {
+            Self::InvalidValue {
+                field,
+                value,
+                expected,
+            } => {
                 if zh {
                     format!("{field} 的值「{value}」无效，可选：{expected}")
                 } else {
@@ -176,13 +201,25 @@ impl ParseError {
                 }
             }
             Self::Empty { field } => {
-                if zh { format!("{field} 不能为空") } else { format!("{field} must not be empty") }
+                if zh {
+                    format!("{field} 不能为空")
+                } else {
+                    format!("{field} must not be empty")
+                }
             }
             Self::TooManyCc { count } => {
-                if zh { format!("cc 有 {count} 个邮箱，最多 {MAX_CC} 个") } else { format!("{count} cc addresses, at most {MAX_CC}") }
+                if zh {
+                    format!("cc 有 {count} 个邮箱，最多 {MAX_CC} 个")
+                } else {
+                    format!("{count} cc addresses, at most {MAX_CC}")
+                }
             }
             Self::InvalidEmail { value } => {
-                if zh { format!("「{value}」不是邮箱地址") } else { format!("`{value}` is not an e-mail address") }
+                if zh {
+                    format!("「{value}」不是邮箱地址")
+                } else {
+                    format!("`{value}` is not an e-mail address")
+                }
             }
         };
         let mut out = String::new();
@@ -217,7 +254,9 @@ fn match_keyword(head: &str) -> Option<(CommandKind, &str)> {
     for spec in COMMANDS {
         for keyword in spec.keywords {
             let len = keyword.text.len();
-            let Some(candidate) = head.get(..len) else { continue };
+            let Some(candidate) = head.get(..len) else {
+                continue;
+            };
             if !candidate.eq_ignore_ascii_case(keyword.text) {
                 continue;
             }
@@ -253,19 +292,27 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let text = text.trim();
     if text.is_empty() {
-        return Ok(Command::Help { unrecognised: false });
+        return Ok(Command::Help {
+            unrecognised: false,
+        });
     }
     let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
     let Some((kind, after)) = match_keyword(first.trim_start()) else {
         return Ok(Command::Help { unrecognised: true });
     };
     match kind {
-        CommandKind::Help => Ok(Command::Help { unrecognised: false }),
+        CommandKind::Help => Ok(Command::Help {
+            unrecognised: false,
+        }),
         CommandKind::SeverityLevels => Ok(Command::SeverityLevels),
         CommandKind::LookupService => parse_lookup(after, rest),
         CommandKind::CreateCase => parse_create(after, rest),
-        CommandKind::Resolve => Ok(Command::Resolve { case: case_arg(kind, after)? }),
-        CommandKind::ViewCase => Ok(Command::ViewCase { case: case_arg(kind, after)? }),
+        CommandKind::Resolve => Ok(Command::Resolve {
+            case: case_arg(kind, after)?,
+        }),
+        CommandKind::ViewCase => Ok(Command::ViewCase {
+            case: case_arg(kind, after)?,
+        }),
         CommandKind::ListCases => parse_list(after),
         CommandKind::Reply => parse_reply(after, rest),
     }
@@ -280,21 +327,34 @@ fn parse_lookup(after: &str, rest: &str) -> Result<Command, ParseError> {
     let query = if query.is_empty() { rest.trim() } else { query };
     let query = query.lines().next().unwrap_or_default().trim();
     if query.is_empty() {
-        return Err(ParseError::MissingArgument { command: CommandKind::LookupService, argument: "a service name" });
+        return Err(ParseError::MissingArgument {
+            command: CommandKind::LookupService,
+            argument: "a service name",
+        });
     }
     let chars = query.chars().count();
     if chars > MAX_QUERY_CHARS {
-        return Err(ParseError::TooLong { field: "query", max: MAX_QUERY_CHARS, actual: chars });
+        return Err(ParseError::TooLong {
+            field: "query",
+            max: MAX_QUERY_CHARS,
+            actual: chars,
+        });
     }
-    Ok(Command::LookupService { query: query.to_owned() })
+    Ok(Command::LookupService {
+        query: query.to_owned(),
+    })
 }
 
 /// Reads a case reference: `[,|:] [case_id[:]] <id>`; text after the id is ignored.
 fn case_arg(command: CommandKind, after: &str) -> Result<CaseRef, ParseError> {
     let mut arg = trim_separators(after);
     for label in ["case_id", "caseid", "case id", "id"] {
-        if arg.get(..label.len()).is_some_and(|p| p.eq_ignore_ascii_case(label))
-            && arg.get(label.len()..).is_some_and(|r| r.starts_with(is_separator))
+        if arg
+            .get(..label.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(label))
+            && arg
+                .get(label.len()..)
+                .is_some_and(|r| r.starts_with(is_separator))
         {
             arg = trim_separators(arg.get(label.len()..).unwrap_or_default());
             break;
@@ -302,16 +362,29 @@ fn case_arg(command: CommandKind, after: &str) -> Result<CaseRef, ParseError> {
     }
     let token = arg.split(is_separator).next().unwrap_or_default();
     if token.is_empty() {
-        return Err(ParseError::MissingArgument { command, argument: "a case id" });
+        return Err(ParseError::MissingArgument {
+            command,
+            argument: "a case id",
+        });
     }
-    CaseRef::parse(token).ok_or_else(|| ParseError::InvalidCaseId { command, value: token.chars().take(100).collect() })
+    CaseRef::parse(token).ok_or_else(|| ParseError::InvalidCaseId {
+        command,
+        value: token.chars().take(100).collect(),
+    })
 }
 
 fn parse_list(after: &str) -> Result<Command, ParseError> {
     match trim_separators(after) {
-        "" => Ok(Command::ListCases { include_resolved: false }),
-        word if ["全部", "所有", "all"].iter().any(|w| word.eq_ignore_ascii_case(w)) => {
-            Ok(Command::ListCases { include_resolved: true })
+        "" => Ok(Command::ListCases {
+            include_resolved: false,
+        }),
+        word if ["全部", "所有", "all"]
+            .iter()
+            .any(|w| word.eq_ignore_ascii_case(w)) =>
+        {
+            Ok(Command::ListCases {
+                include_resolved: true,
+            })
         }
         other => Err(ParseError::InvalidValue {
             field: "工单列表",
@@ -338,13 +411,24 @@ fn parse_reply(after: &str, rest: &str) -> Result<Command, ParseError> {
     let body = lines.join("\n");
     let body = body.trim();
     if body.is_empty() {
-        return Err(ParseError::MissingArgument { command: CommandKind::Reply, argument: "reply text" });
+        return Err(ParseError::MissingArgument {
+            command: CommandKind::Reply,
+            argument: "reply text",
+        });
     }
     let chars = body.chars().count();
     if chars > MAX_BODY_CHARS {
-        return Err(ParseError::TooLong { field: "reply", max: MAX_BODY_CHARS, actual: chars });
+        return Err(ParseError::TooLong {
+            field: "reply",
+            max: MAX_BODY_CHARS,
+            actual: chars,
+        });
     }
-    Ok(Command::Reply { case, body: body.to_owned(), cc })
+    Ok(Command::Reply {
+        case,
+        body: body.to_owned(),
+        cc,
+    })
 }
 
 /// The fields of `提工单`.
@@ -361,7 +445,13 @@ enum Field {
 }
 
 impl Field {
-    const REQUIRED: [Self; 5] = [Self::Subject, Self::Body, Self::Severity, Self::Service, Self::Category];
+    const REQUIRED: [Self; 5] = [
+        Self::Subject,
+        Self::Body,
+        Self::Severity,
+        Self::Service,
+        Self::Category,
+    ];
     const ALL: [Self; 8] = [
         Self::Subject,
         Self::Body,
@@ -387,7 +477,11 @@ impl Field {
     }
 
     fn from_key(key: &str) -> Option<Self> {
-        let key: String = key.chars().filter(|c| !matches!(c, '_' | '-' | ' ')).collect::<String>().to_ascii_lowercase();
+        let key: String = key
+            .chars()
+            .filter(|c| !matches!(c, '_' | '-' | ' '))
+            .collect::<String>()
+            .to_ascii_lowercase();
         Some(match key.as_str() {
             // Only the template's own keys: a body line such as "Service: EC2" or
             // "Type: t3.large" must stay part of the body.
@@ -422,10 +516,16 @@ fn parse_cc(value: &str) -> Result<Vec<String>, ParseError> {
     }
     for address in &cc {
         let valid = address.split_once('@').is_some_and(|(user, domain)| {
-            !user.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+            !user.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
         }) && address.len() <= 254;
         if !valid {
-            return Err(ParseError::InvalidEmail { value: address.chars().take(100).collect() });
+            return Err(ParseError::InvalidEmail {
+                value: address.chars().take(100).collect(),
+            });
         }
     }
     Ok(cc)
@@ -433,7 +533,11 @@ fn parse_cc(value: &str) -> Result<Vec<String>, ParseError> {
 
 fn code_value(field: Field, value: &str) -> Result<String, ParseError> {
     let code = value.to_ascii_lowercase();
-    let ok = !code.is_empty() && code.len() <= 100 && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let ok = !code.is_empty()
+        && code.len() <= 100
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if ok {
         Ok(code)
     } else {
@@ -451,7 +555,9 @@ fn parse_create(after: &str, rest: &str) -> Result<Command, ParseError> {
     for line in std::iter::once(after).chain(rest.lines()) {
         if let Some((field, value)) = key_value(line) {
             if values.iter().any(|(f, _)| *f == field) {
-                return Err(ParseError::DuplicateField { field: field.name() });
+                return Err(ParseError::DuplicateField {
+                    field: field.name(),
+                });
             }
             values.push((field, value.to_owned()));
             current = Some(field);
@@ -461,35 +567,57 @@ fn parse_create(after: &str, rest: &str) -> Result<Command, ParseError> {
                 body.push_str(line.trim_end());
             }
         } else if !line.trim().is_empty() {
-            return Err(ParseError::UnexpectedLine { line: line.trim().chars().take(100).collect() });
+            return Err(ParseError::UnexpectedLine {
+                line: line.trim().chars().take(100).collect(),
+            });
         }
     }
-    let get = |field: Field| values.iter().find(|(f, _)| *f == field).map(|(_, v)| v.trim());
-    let missing: Vec<&'static str> = Field::REQUIRED.iter().filter(|f| get(**f).is_none()).map(|f| f.name()).collect();
+    let get = |field: Field| {
+        values
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| v.trim())
+    };
+    let missing: Vec<&'static str> = Field::REQUIRED
+        .iter()
+        .filter(|f| get(**f).is_none())
+        .map(|f| f.name())
+        .collect();
     if !missing.is_empty() {
         return Err(ParseError::MissingFields { fields: missing });
     }
     for field in Field::ALL {
         if get(field) == Some("") && Field::REQUIRED.contains(&field) {
-            return Err(ParseError::Empty { field: field.name() });
+            return Err(ParseError::Empty {
+                field: field.name(),
+            });
         }
     }
     let subject = get(Field::Subject).unwrap_or_default();
     let chars = subject.chars().count();
     if chars > MAX_SUBJECT_CHARS {
-        return Err(ParseError::TooLong { field: "subject", max: MAX_SUBJECT_CHARS, actual: chars });
+        return Err(ParseError::TooLong {
+            field: "subject",
+            max: MAX_SUBJECT_CHARS,
+            actual: chars,
+        });
     }
     let body = get(Field::Body).unwrap_or_default();
     let chars = body.chars().count();
     if chars > MAX_BODY_CHARS {
-        return Err(ParseError::TooLong { field: "body", max: MAX_BODY_CHARS, actual: chars });
+        return Err(ParseError::TooLong {
+            field: "body",
+            max: MAX_BODY_CHARS,
+            actual: chars,
+        });
     }
     let severity_text = get(Field::Severity).unwrap_or_default();
-    let severity = Severity::parse_known(severity_text).ok_or_else(|| ParseError::InvalidValue {
-        field: "severityCode",
-        value: severity_text.chars().take(100).collect(),
-        expected: "low|normal|high|urgent|critical",
-    })?;
+    let severity =
+        Severity::parse_known(severity_text).ok_or_else(|| ParseError::InvalidValue {
+            field: "severityCode",
+            value: severity_text.chars().take(100).collect(),
+            expected: "low|normal|high|urgent|critical",
+        })?;
     let service = code_value(Field::Service, get(Field::Service).unwrap_or_default())?;
     let category = code_value(Field::Category, get(Field::Category).unwrap_or_default())?;
     let mut case = NewCase::new(subject, body, severity).service(service, category);

@@ -11,16 +11,16 @@ use crate::api::SupportApi;
 use crate::catalogue::catalogue;
 use crate::error::SupportError;
 use crate::model::{
-    CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, Communication, NewCase, ReplyOutcome,
-    Resolution, Service, Severity, SeverityLevel,
+    CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, Communication,
+    NewCase, ReplyOutcome, Resolution, Service, Severity, SeverityLevel,
 };
 use crate::parse::{LANGUAGES, MAX_BODY_CHARS, MAX_CC};
 
 /// What the simulated AWS engineer writes.
 pub const SIMULATED_REPLY: &str = "您好，我是 AWS Support 工程师（沙盒模拟）。我们已收到您的工单，正在调查，请提供受影响的资源 ID 和时间范围。\nHello, this is AWS Support (sandbox simulation). We are looking into your case; please share the affected resource IDs and time window.";
 
-/// Communications per page of [`SupportApi::describe_case`] (AWS returns five recent ones).
-pub const COMMUNICATIONS_PAGE: usize = 5;
+/// Communications per page of [`SupportApi::describe_case`] (the smallest page AWS allows).
+pub const COMMUNICATIONS_PAGE: usize = 10;
 
 /// Settings of a [`Sandbox`].
 ///
@@ -96,7 +96,9 @@ pub struct Sandbox {
 
 impl fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sandbox").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Sandbox")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -107,7 +109,8 @@ impl Default for Sandbox {
 }
 
 fn millis(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// ISO-8601 UTC with milliseconds, as AWS writes `timeCreated`.
@@ -160,7 +163,10 @@ fn validate_body(body: &str, cc: &[String]) -> Result<(), SupportError> {
         )));
     }
     if cc.len() > MAX_CC {
-        return Err(SupportError::InvalidParameter(format!("at most {MAX_CC} ccEmailAddresses, got {}", cc.len())));
+        return Err(SupportError::InvalidParameter(format!(
+            "at most {MAX_CC} ccEmailAddresses, got {}",
+            cc.len()
+        )));
     }
     Ok(())
 }
@@ -188,7 +194,10 @@ impl Sandbox {
         Self {
             config,
             services: catalogue(),
-            state: Mutex::new(State { cases: Vec::new(), next: 0 }),
+            state: Mutex::new(State {
+                cases: Vec::new(),
+                next: 0,
+            }),
             clock: Arc::new(SystemTime::now),
         }
     }
@@ -218,10 +227,16 @@ impl Sandbox {
     fn advance(&self, state: &mut State, now: u64) {
         let after = u64::try_from(self.config.engineer_reply_after.as_millis()).unwrap_or(u64::MAX);
         for case in &mut state.cases {
-            let Some(since) = case.awaiting_aws_since else { continue };
+            let Some(since) = case.awaiting_aws_since else {
+                continue;
+            };
             if case.details.status.is_open() && now.saturating_sub(since) >= after {
                 let at = since.saturating_add(after);
-                case.communications.push(Communication::new(SIMULATED_REPLY, "Amazon Web Services", iso8601(at)));
+                case.communications.push(Communication::new(
+                    SIMULATED_REPLY,
+                    "Amazon Web Services",
+                    iso8601(at),
+                ));
                 case.details.status = CaseStatus::PendingCustomerAction;
                 case.awaiting_aws_since = None;
             }
@@ -234,7 +249,9 @@ impl Sandbox {
             .iter_mut()
             .find(|c| match case {
                 CaseRef::CaseId(id) => c.details.case_id == *id,
-                CaseRef::DisplayId(display) => c.details.display_id.as_deref() == Some(display.as_str()),
+                CaseRef::DisplayId(display) => {
+                    c.details.display_id.as_deref() == Some(display.as_str())
+                }
             })
             .ok_or_else(|| SupportError::CaseNotFound(case.to_string()))
     }
@@ -261,23 +278,33 @@ impl Sandbox {
 impl SupportApi for Sandbox {
     async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, SupportError> {
         if !LANGUAGES.contains(&language) {
-            return Err(SupportError::InvalidParameter(format!("unsupported language `{language}`")));
+            return Err(SupportError::InvalidParameter(format!(
+                "unsupported language `{language}`"
+            )));
         }
         Ok(Arc::clone(&self.services))
     }
 
-    async fn describe_severity_levels(&self, language: &str) -> Result<Vec<SeverityLevel>, SupportError> {
+    async fn describe_severity_levels(
+        &self,
+        language: &str,
+    ) -> Result<Vec<SeverityLevel>, SupportError> {
         Ok(self
             .config
             .severity_levels
             .iter()
-            .map(|code| SeverityLevel { code: code.clone(), name: Self::severity_name(code, language).to_owned() })
+            .map(|code| SeverityLevel {
+                code: code.clone(),
+                name: Self::severity_name(code, language).to_owned(),
+            })
             .collect())
     }
 
     async fn create_case(&self, case: &NewCase) -> Result<CaseId, SupportError> {
         if case.subject.trim().is_empty() {
-            return Err(SupportError::InvalidParameter("subject must not be empty".to_owned()));
+            return Err(SupportError::InvalidParameter(
+                "subject must not be empty".to_owned(),
+            ));
         }
         validate_body(&case.body, &case.cc)?;
         if !self.config.severity_levels.contains(&case.severity) {
@@ -287,14 +314,19 @@ impl SupportApi for Sandbox {
             )));
         }
         if !LANGUAGES.contains(&case.language.as_str()) {
-            return Err(SupportError::InvalidParameter(format!("unsupported language `{}`", case.language)));
+            return Err(SupportError::InvalidParameter(format!(
+                "unsupported language `{}`",
+                case.language
+            )));
         }
         if let Some(code) = &case.service_code {
             let service = self
                 .services
                 .iter()
                 .find(|s| s.code == *code)
-                .ok_or_else(|| SupportError::InvalidParameter(format!("invalid serviceCode `{code}`")))?;
+                .ok_or_else(|| {
+                    SupportError::InvalidParameter(format!("invalid serviceCode `{code}`"))
+                })?;
             if let Some(category) = &case.category_code
                 && !service.categories.iter().any(|c| c.code == *category)
             {
@@ -306,7 +338,11 @@ impl SupportApi for Sandbox {
         let now = self.now_ms();
         let mut state = self.lock();
         self.advance(&mut state, now);
-        let open = state.cases.iter().filter(|c| c.details.status.is_open()).count();
+        let open = state
+            .cases
+            .iter()
+            .filter(|c| c.details.status.is_open())
+            .count();
         if open >= self.config.max_open_cases {
             return Err(SupportError::CaseCreationLimitExceeded(format!(
                 "you have {open} open cases; resolve some before opening more"
@@ -337,14 +373,22 @@ impl SupportApi for Sandbox {
         };
         state.cases.push(SandboxCase {
             details,
-            communications: vec![Communication::new(case.body.clone(), "CaseBotRole (Role)", iso8601(now))],
+            communications: vec![Communication::new(
+                case.body.clone(),
+                "CaseBotRole (Role)",
+                iso8601(now),
+            )],
             awaiting_aws_since: Some(now),
             created_ms: now,
         });
         Ok(case_id)
     }
 
-    async fn describe_case(&self, case: &CaseRef, page: Option<&str>) -> Result<CaseView, SupportError> {
+    async fn describe_case(
+        &self,
+        case: &CaseRef,
+        page: Option<&str>,
+    ) -> Result<CaseView, SupportError> {
         let offset = page_offset(page)?;
         let now = self.now_ms();
         let mut state = self.lock();
@@ -352,12 +396,23 @@ impl SupportApi for Sandbox {
         let found = Self::find(&mut state, case)?;
         let newest_first: Vec<Communication> = found.communications.iter().rev().cloned().collect();
         let end = (offset + COMMUNICATIONS_PAGE).min(newest_first.len());
-        let communications = newest_first.get(offset.min(end)..end).map(<[_]>::to_vec).unwrap_or_default();
+        let communications = newest_first
+            .get(offset.min(end)..end)
+            .map(<[_]>::to_vec)
+            .unwrap_or_default();
         let next_page = (end < newest_first.len()).then(|| format!("sandbox-{end}"));
-        Ok(CaseView { case: found.details.clone(), communications, next_page })
+        Ok(CaseView {
+            case: found.details.clone(),
+            communications,
+            next_page,
+        })
     }
 
-    async fn list_cases(&self, filter: &CaseFilter, page: Option<&str>) -> Result<CasePage, SupportError> {
+    async fn list_cases(
+        &self,
+        filter: &CaseFilter,
+        page: Option<&str>,
+    ) -> Result<CasePage, SupportError> {
         let offset = page_offset(page)?;
         let size = usize::try_from(filter.page_size.unwrap_or(100).clamp(10, 100)).unwrap_or(100);
         let now = self.now_ms();
@@ -378,7 +433,12 @@ impl SupportApi for Sandbox {
         Ok(CasePage { cases, next_page })
     }
 
-    async fn add_communication(&self, case: &CaseId, body: &str, cc: &[String]) -> Result<ReplyOutcome, SupportError> {
+    async fn add_communication(
+        &self,
+        case: &CaseId,
+        body: &str,
+        cc: &[String],
+    ) -> Result<ReplyOutcome, SupportError> {
         validate_body(body, cc)?;
         let now = self.now_ms();
         let mut state = self.lock();
@@ -390,7 +450,9 @@ impl SupportApi for Sandbox {
             CaseStatus::PendingCustomerAction => CaseStatus::CustomerActionCompleted,
             other => other.clone(),
         };
-        found.communications.push(Communication::new(body, "CaseBotRole (Role)", iso8601(now)));
+        found
+            .communications
+            .push(Communication::new(body, "CaseBotRole (Role)", iso8601(now)));
         found.awaiting_aws_since = Some(now);
         Ok(ReplyOutcome { reopened })
     }
@@ -402,7 +464,10 @@ impl SupportApi for Sandbox {
         let found = Self::find(&mut state, &CaseRef::CaseId(case.clone()))?;
         let initial = std::mem::replace(&mut found.details.status, CaseStatus::Resolved);
         found.awaiting_aws_since = None;
-        Ok(Resolution { initial, final_status: CaseStatus::Resolved })
+        Ok(Resolution {
+            initial,
+            final_status: CaseStatus::Resolved,
+        })
     }
 }
 
