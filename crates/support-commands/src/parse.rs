@@ -354,7 +354,7 @@ fn case_arg(command: CommandKind, after: &str) -> Result<CaseRef, ParseError> {
             .is_some_and(|p| p.eq_ignore_ascii_case(label))
             && arg
                 .get(label.len()..)
-                .is_some_and(|r| r.starts_with(is_separator))
+                .is_some_and(|r| r.is_empty() || r.starts_with(is_separator))
         {
             arg = trim_separators(arg.get(label.len()..).unwrap_or_default());
             break;
