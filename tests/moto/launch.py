@@ -2,15 +2,18 @@
 
 Usage: python launch.py <port>
 
-Binds 127.0.0.1 only. The server exits by itself when the test process that started it goes
-away (even if that process was killed and could not stop it), so no moto outlives a test run.
-Project-specific moto extensions are loaded here, before the server starts.
+Binds 127.0.0.1 only. Installs casebot's Support extension (casebot_support.py), which makes
+moto's Support API behave like AWS's, then serves moto the way `moto_server` does. The server
+exits by itself when the test process that started it goes away (even if that process was
+killed and could not stop it), so no moto outlives a test run.
 """
 
 import os
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
 def _exit_with_parent(parent_pid: int) -> None:
@@ -21,11 +24,18 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def main() -> None:
-    port = sys.argv[1]
+    port = int(sys.argv[1])
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
-    from moto.server import main as moto_main
+    os.environ.setdefault("MOTO_PORT", str(port))
 
-    moto_main(["-H", "127.0.0.1", "-p", port])
+    from werkzeug.serving import run_simple
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    import casebot_support
+
+    casebot_support.install()
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple("127.0.0.1", port, casebot_support.wrap(app), threaded=True, use_reloader=False)
 
 
 if __name__ == "__main__":

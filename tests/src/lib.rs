@@ -134,6 +134,21 @@ fn answers(addr: SocketAddr) -> bool {
     stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && head.ends_with(b"200")
 }
 
+/// A JSON string literal (quotes, backslashes and control characters escaped).
+fn json_string(text: &str) -> String {
+    let mut out = String::from('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
@@ -313,6 +328,42 @@ impl MotoServer {
             Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
                 "moto reset did not answer 200",
+            ))
+        }
+    }
+
+    /// Plays AWS's side of a case: adds a communication from "Amazon Web Services" and sets
+    /// the case to `pending-customer-action` (casebot's Support extension, see
+    /// `tests/moto/casebot_support.py`).
+    ///
+    /// # Errors
+    /// The I/O error, or `InvalidData` if moto did not answer 200 (unknown case).
+    ///
+    /// ```no_run
+    /// let moto = casebot_testkit::MotoServer::start();
+    /// let _ = moto.engineer_reply("case-123456789012-muzh-2026-0123456789abcdef", "We are on it.");
+    /// ```
+    pub fn engineer_reply(&self, case_id: &str, body: &str) -> std::io::Result<()> {
+        let payload = format!(
+            "{{\"caseId\":{},\"body\":{}}}",
+            json_string(case_id),
+            json_string(body)
+        );
+        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let request = format!(
+            "POST /casebot/support/engineer-reply HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+            payload.len()
+        );
+        stream.write_all(request.as_bytes())?;
+        let mut head = [0_u8; 12];
+        stream.read_exact(&mut head)?;
+        if head.ends_with(b"200") {
+            Ok(())
+        } else {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "engineer-reply did not answer 200",
             ))
         }
     }

@@ -61,7 +61,6 @@ struct SandboxCase {
     communications: Vec<Communication>,
     /// When the last customer message arrived that AWS has not answered yet (Unix ms).
     awaiting_aws_since: Option<u64>,
-    created_ms: u64,
 }
 
 struct State {
@@ -379,7 +378,6 @@ impl SupportApi for Sandbox {
                 iso8601(now),
             )],
             awaiting_aws_since: Some(now),
-            created_ms: now,
         });
         Ok(case_id)
     }
@@ -418,12 +416,13 @@ impl SupportApi for Sandbox {
         let now = self.now_ms();
         let mut state = self.lock();
         self.advance(&mut state, now);
-        let mut matching: Vec<&SandboxCase> = state
+        // Cases are stored in creation order: newest first is the reverse.
+        let matching: Vec<&SandboxCase> = state
             .cases
             .iter()
+            .rev()
             .filter(|c| filter.include_resolved || c.details.status.is_open())
             .collect();
-        matching.sort_by_key(|c| std::cmp::Reverse(c.created_ms));
         let end = (offset + size).min(matching.len());
         let cases = matching
             .get(offset.min(end)..end)
