@@ -119,13 +119,18 @@ impl ServiceIndex {
         if query.is_empty() || limit == 0 {
             return Vec::new();
         }
-        let query_words: Vec<String> = words(&query).collect();
+        let query = Query {
+            words: words(&query).collect(),
+            compact: query.replace(' ', ""),
+            long_enough: query.chars().count() >= 2,
+            text: query,
+        };
         let mut hits: Vec<(u32, usize)> = self
             .entries
             .iter()
             .enumerate()
             .filter_map(|(i, e)| {
-                let score = score(e, &query, &query_words);
+                let score = score(e, &query);
                 (score > 0).then_some((score, i))
             })
             .collect();
@@ -146,7 +151,16 @@ impl ServiceIndex {
     }
 }
 
-fn score(e: &Entry, query: &str, query_words: &[String]) -> u32 {
+/// The query, prepared once per search.
+struct Query {
+    text: String,
+    words: Vec<String>,
+    compact: String,
+    long_enough: bool,
+}
+
+fn score(e: &Entry, q: &Query) -> u32 {
+    let query = q.text.as_str();
     if e.code == query {
         return 1000;
     }
@@ -157,30 +171,29 @@ fn score(e: &Entry, query: &str, query_words: &[String]) -> u32 {
         return 850;
     }
     let short_bonus = |len: usize| 50_u32.saturating_sub(u32::try_from(len / 4).unwrap_or(50));
-    let long_enough = query.chars().count() >= 2;
-    if long_enough && (e.name.contains(query) || e.name_zh.contains(query)) {
+    if q.long_enough && (e.name.contains(query) || e.name_zh.contains(query)) {
         return 600 + short_bonus(e.name.len());
     }
-    if long_enough && e.code.contains(query) {
+    if q.long_enough && e.code.contains(query) {
         return 550 + short_bonus(e.code.len());
     }
-    if long_enough && e.aliases.iter().any(|a| a.contains(query)) {
+    if q.long_enough && e.aliases.iter().any(|a| a.contains(query)) {
         return 500 + short_bonus(e.name.len());
     }
     if e.aliases
         .iter()
-        .any(|a| a.chars().count() >= 2 && query.contains(a.as_str()))
+        .any(|a| a.len() >= 4 && query.contains(a.as_str()))
     {
         return 450;
     }
-    if !query_words.is_empty()
-        && query_words
+    if !q.words.is_empty()
+        && q.words
             .iter()
-            .all(|q| e.words.iter().any(|w| w.starts_with(q.as_str())))
+            .all(|w| e.words.iter().any(|ew| ew.starts_with(w.as_str())))
     {
-        return 400 + u32::try_from(query_words.len()).unwrap_or(0).min(50) * 10;
+        return 400 + u32::try_from(q.words.len()).unwrap_or(0).min(50) * 10;
     }
-    if query.len() >= 3 && query.is_ascii() && is_subsequence(&query.replace(' ', ""), &e.code) {
+    if q.compact.len() >= 3 && q.compact.is_ascii() && is_subsequence(&q.compact, &e.code) {
         return 100 + short_bonus(e.code.len());
     }
     0
