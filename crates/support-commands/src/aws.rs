@@ -195,6 +195,19 @@ impl AwsSupport {
         }
     }
 
+    /// The region the client signs for (the partition's Support region).
+    ///
+    /// ```no_run
+    /// # async fn run(sdk: aws_config::SdkConfig) {
+    /// let api = support_commands::AwsSupport::from_sdk_config(&sdk, Default::default());
+    /// assert_eq!(api.region(), Some("us-east-1"));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn region(&self) -> Option<&str> {
+        self.client.config().region().map(|r| r.as_ref())
+    }
+
     async fn find_case(&self, case: &CaseRef) -> Result<CaseDetails, SupportError> {
         let request = self
             .client

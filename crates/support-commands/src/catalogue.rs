@@ -5,6 +5,10 @@ use std::sync::{Arc, OnceLock};
 use crate::model::Service;
 
 /// The raw snapshot file, shared with the moto Support extension in `tests/moto`.
+///
+/// ```
+/// assert!(support_commands::SNAPSHOT_JSON.contains("\"snapshot\""));
+/// ```
 pub const SNAPSHOT_JSON: &str = include_str!("../data/services.json");
 
 #[derive(serde::Deserialize)]

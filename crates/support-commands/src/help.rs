@@ -57,6 +57,10 @@ const fn prefix(text: &'static str) -> Keyword {
 }
 
 /// Every command, in help order.
+///
+/// ```
+/// assert_eq!(support_commands::COMMANDS.len(), 8);
+/// ```
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
         kind: CommandKind::LookupService,

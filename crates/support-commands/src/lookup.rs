@@ -5,6 +5,11 @@ use std::sync::Arc;
 use crate::model::Service;
 
 /// How many matches a lookup returns by default.
+///
+/// ```
+/// let index = support_commands::ServiceIndex::new(support_commands::catalogue());
+/// assert!(index.search("数据库", support_commands::DEFAULT_MATCHES).len() <= 5);
+/// ```
 pub const DEFAULT_MATCHES: usize = 5;
 
 /// A search index over a service catalogue.

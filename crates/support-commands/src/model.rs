@@ -120,6 +120,10 @@ macro_rules! wire_enum {
 
         impl $name {
             /// The wire value.
+            ///
+            /// ```
+            /// assert_eq!(support_commands::Severity::Urgent.as_str(), "urgent");
+            /// ```
             #[must_use]
             pub fn as_str(&self) -> &str {
                 match self {
@@ -129,6 +133,11 @@ macro_rules! wire_enum {
             }
 
             /// Parses a wire value (case-insensitive); unknown values become `Other`.
+            ///
+            /// ```
+            /// use support_commands::CaseStatus;
+            /// assert_eq!(CaseStatus::from_wire("all-open"), CaseStatus::Other("all-open".into()));
+            /// ```
             #[must_use]
             pub fn from_wire(value: &str) -> Self {
                 $(if value.eq_ignore_ascii_case($wire) { return Self::$variant; })+

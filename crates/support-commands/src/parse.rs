@@ -9,14 +9,37 @@ use crate::model::{CaseRef, IssueType, NewCase, Severity};
 
 /// Most characters in a case subject. The API sets no limit; the Support Center form is
 /// believed to stop around 250, so the bot refuses longer subjects rather than have AWS cut them.
+///
+/// ```
+/// let subject = "x".repeat(support_commands::MAX_SUBJECT_CHARS + 1);
+/// let text = format!("提工单\nsubject:{subject}\nbody:b\nseverityCode:low\nserviceCode:a\ncategoryCode:b");
+/// assert!(support_commands::parse(&text).is_err());
+/// ```
 pub const MAX_SUBJECT_CHARS: usize = 250;
 /// Most characters in a communication body (AWS: 1–8000).
+///
+/// ```
+/// assert_eq!(support_commands::MAX_BODY_CHARS, 8000);
+/// ```
 pub const MAX_BODY_CHARS: usize = 8000;
 /// Most CC addresses on a case or reply (AWS: 10).
+///
+/// ```
+/// assert_eq!(support_commands::MAX_CC, 10);
+/// ```
 pub const MAX_CC: usize = 10;
 /// Case languages AWS accepts.
+///
+/// ```
+/// assert!(support_commands::LANGUAGES.contains(&"zh"));
+/// ```
 pub const LANGUAGES: [&str; 8] = ["zh", "en", "ja", "ko", "es", "pt", "fr", "tr"];
 /// Most characters of a service lookup query.
+///
+/// ```
+/// let query = "x".repeat(support_commands::MAX_QUERY_CHARS + 1);
+/// assert!(support_commands::parse(&format!("lookup {query}")).is_err());
+/// ```
 pub const MAX_QUERY_CHARS: usize = 100;
 
 /// Why a message could not be read as the command it starts with. Carries data; [`render`]

@@ -17,9 +17,17 @@ use crate::model::{
 use crate::parse::{LANGUAGES, MAX_BODY_CHARS, MAX_CC};
 
 /// What the simulated AWS engineer writes.
+///
+/// ```
+/// assert!(support_commands::SIMULATED_REPLY.contains("AWS Support"));
+/// ```
 pub const SIMULATED_REPLY: &str = "您好，我是 AWS Support 工程师（沙盒模拟）。我们已收到您的工单，正在调查，请提供受影响的资源 ID 和时间范围。\nHello, this is AWS Support (sandbox simulation). We are looking into your case; please share the affected resource IDs and time window.";
 
 /// Communications per page of [`SupportApi::describe_case`] (the smallest page AWS allows).
+///
+/// ```
+/// assert_eq!(support_commands::COMMUNICATIONS_PAGE, 10);
+/// ```
 pub const COMMUNICATIONS_PAGE: usize = 10;
 
 /// Settings of a [`Sandbox`].
@@ -69,6 +77,11 @@ struct State {
 }
 
 /// The clock a [`Sandbox`] reads (injected by tests).
+///
+/// ```
+/// let clock: support_commands::SandboxClock = std::sync::Arc::new(std::time::SystemTime::now);
+/// let _ = clock();
+/// ```
 pub type SandboxClock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// An in-memory [`SupportApi`]: the snapshot catalogue, case ids and display ids in AWS's
