@@ -472,6 +472,7 @@ pub enum BuildError {
 #[derive(Debug, Clone)]
 pub struct SenderBuilder {
     api_base: String,
+    trust_loopback: bool,
     rate_limit: RateLimit,
     retry: RetryPolicy,
     timeout: Duration,
@@ -488,6 +489,19 @@ impl SenderBuilder {
     #[must_use]
     pub fn api_base(mut self, base: impl Into<String>) -> Self {
         self.api_base = base.into();
+        self
+    }
+
+    /// Also trusts session webhooks on loopback addresses (`127.0.0.0/8`, `[::1]`,
+    /// `localhost`), for local development tools that play DingTalk (off by default).
+    ///
+    /// ```
+    /// let builder = dingtalk_robot::Sender::builder().trust_loopback_session_webhooks(true);
+    /// # let _ = builder;
+    /// ```
+    #[must_use]
+    pub fn trust_loopback_session_webhooks(mut self, trust: bool) -> Self {
+        self.trust_loopback = trust;
         self
     }
 
@@ -550,6 +564,7 @@ impl SenderBuilder {
                 http,
                 api_base: self.api_base.trim_end_matches('/').to_owned(),
                 base_origin: base.origin(),
+                trust_loopback: self.trust_loopback,
                 rate_limit: self.rate_limit,
                 retry: self.retry,
                 limiters: Mutex::new(HashMap::new()),
@@ -586,6 +601,7 @@ struct Inner {
     http: reqwest::Client,
     api_base: String,
     base_origin: url::Origin,
+    trust_loopback: bool,
     rate_limit: RateLimit,
     retry: RetryPolicy,
     limiters: Mutex<HashMap<String, Arc<Limiter>>>,
@@ -625,6 +641,7 @@ impl Sender {
     pub fn builder() -> SenderBuilder {
         SenderBuilder {
             api_base: DEFAULT_API_BASE.to_owned(),
+            trust_loopback: false,
             rate_limit: RateLimit::default(),
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(10),
@@ -681,7 +698,14 @@ impl Sender {
             && url.host_str().is_some_and(|host| {
                 host.ends_with(".dingtalk.com") || host.ends_with(".dingtalk.io")
             });
-        if dingtalk_host || url.origin() == self.inner.base_origin {
+        let loopback = self.inner.trust_loopback
+            && match url.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(domain)) => domain == "localhost",
+                None => false,
+            };
+        if dingtalk_host || loopback || url.origin() == self.inner.base_origin {
             Ok(())
         } else {
             Err(SendError::UntrustedWebhook)

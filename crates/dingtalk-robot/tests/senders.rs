@@ -111,6 +111,24 @@ async fn session_webhook_outside_dingtalk_and_api_base_is_refused() {
 }
 
 #[tokio::test]
+async fn loopback_session_webhooks_are_trusted_only_when_enabled() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let target: Target = session_of(&fake);
+    // A sender whose API base is elsewhere refuses the fake's loopback session URL ...
+    let strict = Sender::builder().api_base("https://oapi.dingtalk.com").build().unwrap();
+    let err = strict.send(&target, OutboundMessage::text("x")).await.unwrap_err();
+    assert!(matches!(err, SendError::UntrustedWebhook), "{err:?}");
+    // ... unless loopback is trusted for local development.
+    let dev = Sender::builder()
+        .api_base("https://oapi.dingtalk.com")
+        .trust_loopback_session_webhooks(true)
+        .build()
+        .unwrap();
+    dev.send(&target, OutboundMessage::text("x")).await.unwrap();
+    assert_eq!(fake.texts(), ["x"]);
+}
+
+#[tokio::test]
 async fn signed_custom_robot_post_passes_signature_and_keyword_checks() {
     let fake = FakeDingTalk::builder()
         .robot(FakeRobot::new(TOKEN).secret(SECRET).keyword("AWS"))
