@@ -1,0 +1,52 @@
+//! `case-bot`: the casebot DingTalk robot as a plain hyper server.
+//!
+//! `case-bot serve` runs the bot; `case-bot say "<text>"` talks to a running bot the way
+//! DingTalk does (a signed callback with a sessionWebhook of its own) and prints the reply.
+
+mod say;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// The development app secret used in sandbox mode when none is configured. Never use it
+/// with a real DingTalk robot.
+pub(crate) const DEV_APP_SECRET: &str = "casebot-development-secret-not-for-production";
+
+#[derive(Parser, Debug)]
+#[command(name = "case-bot", version, about = "Run AWS Support cases from a DingTalk group.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Serve the robot's callback (POST /dingtalk/callback) and health check (GET /healthz).
+    Serve(Box<serve::ServeArgs>),
+    /// Send a message to a running bot as DingTalk would, and print its reply.
+    Say(say::SayArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("case-bot: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Cmd::Serve(args) => serve::run(*args).await,
+            Cmd::Say(args) => say::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("case-bot: {message}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `case-bot say "<text>"`: talk to a running bot without DingTalk.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use clap::Args;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::DEV_APP_SECRET;
+
+/// Options of `case-bot say`.
+#[derive(Args, Debug)]
+pub(crate) struct SayArgs {
+    /// What to say, as you would after @-mentioning the robot (use \n for new lines).
+    text: String,
+    /// The bot's callback URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080/dingtalk/callback")]
+    url: String,
+    /// Sender's nickname.
+    #[arg(long, default_value = "值班同学")]
+    nick: String,
+    /// Sender's staff id.
+    #[arg(long, default_value = "dev-staff-1")]
+    staff_id: String,
+    /// Group conversation id.
+    #[arg(long, default_value = "cidLocalDevGroup")]
+    conversation: String,
+    /// Group title.
+    #[arg(long, default_value = "本地测试群")]
+    group_title: String,
+    /// Seconds to wait for the reply.
+    #[arg(long, default_value_t = 15)]
+    timeout: u64,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+}
+
+/// The human-readable part of a DingTalk message.
+fn readable(message: &Value) -> String {
+    let msgtype = message["msgtype"].as_str().unwrap_or_default();
+    let field = if msgtype == "text" { "content" } else { "text" };
+    message[msgtype][field].as_str().map_or_else(|| message.to_string(), str::to_owned)
+}
+
+/// Starts a one-off session webhook on loopback; each posted message goes to the channel.
+async fn session_listener() -> Result<(String, mpsc::UnboundedReceiver<Value>), String> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| format!("cannot listen on loopback: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let tx = tx.clone();
+                async move {
+                    let body = Limited::new(request.into_body(), 1 << 20).collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                    if let Ok(message) = serde_json::from_slice::<Value>(&body) {
+                        let _ = tx.send(message);
+                    }
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
+                        br#"{"errcode":0,"errmsg":"ok"}"#,
+                    ))))
+                }
+            });
+            tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+        }
+    });
+    Ok((format!("http://{addr}/robot/sendBySession?session=casebot-say-{}", now_ms()), rx))
+}
+
+/// Runs `case-bot say`.
+pub(crate) async fn run(args: SayArgs) -> Result<(), String> {
+    let secret = std::env::var("DINGTALK_APP_SECRET").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| DEV_APP_SECRET.to_owned());
+    let (session_url, mut replies) = session_listener().await?;
+    let created = now_ms();
+    let text = args.text.replace("\\n", "\n");
+    let body = json!({
+        "conversationId": args.conversation,
+        "atUsers": [{ "dingtalkId": "$:LWCP_v1:$casebot" }],
+        "chatbotCorpId": "dingLocalCorp",
+        "chatbotUserId": "$:LWCP_v1:$casebot",
+        "msgId": format!("msgCaseBotSay{created}{}", std::process::id()),
+        "senderNick": args.nick,
+        "isAdmin": false,
+        "senderStaffId": args.staff_id,
+        "sessionWebhookExpiredTime": created + 90 * 60 * 1000,
+        "createAt": created,
+        "senderCorpId": "dingLocalCorp",
+        "conversationType": "2",
+        "senderId": "$:LWCP_v1:$casebotsay",
+        "conversationTitle": args.group_title,
+        "isInAtList": true,
+        "sessionWebhook": session_url,
+        "text": { "content": format!(" {text}") },
+        "robotCode": "dingLocalRobot",
+        "msgtype": "text",
+    });
+    let timestamp = created.to_string();
+    let sign = dingtalk_robot::sign(&secret, &timestamp);
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(args.timeout)).build().map_err(|e| e.to_string())?;
+    let response = client
+        .post(&args.url)
+        .header("content-type", "application/json; charset=utf-8")
+        .header("timestamp", timestamp)
+        .header("sign", sign)
+        .body(body.to_string())
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach the bot at {}: {e}. Is `case-bot serve` running?", args.url))?;
+    let status = response.status();
+    let answer = response.bytes().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(format!("the bot answered HTTP {status}: {}", String::from_utf8_lossy(&answer)));
+    }
+    // `--reply response`: the reply is the HTTP body.
+    if let Ok(message) = serde_json::from_slice::<Value>(&answer)
+        && message.get("msgtype").is_some()
+    {
+        println!("{}", readable(&message));
+    }
+    let first = tokio::time::timeout(Duration::from_secs(args.timeout), replies.recv()).await;
+    match first {
+        Ok(Some(message)) => println!("{}", readable(&message)),
+        _ if answer.len() > 2 => return Ok(()),
+        _ => return Err(format!("no reply within {} s", args.timeout)),
+    }
+    // Long replies arrive in several parts.
+    while let Ok(Some(message)) = tokio::time::timeout(Duration::from_millis(500), replies.recv()).await {
+        println!("{}", readable(&message));
+    }
+    Ok(())
+}

@@ -1,0 +1,301 @@
+//! `case-bot serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use case_bot_core::{
+    BotConfig, CaseBot, DEFAULT_SECRET_ID, ReplyMode, ResolvePolicy, SecretSource, Secrets, SecretsManagerSource,
+    SqliteStore, StaticSecrets,
+};
+use clap::{Args, ValueEnum};
+use dingtalk_robot::{AccessToken, AppSecret, WebhookSecret};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use support_commands::{AwsSupport, AwsSupportConfig, Lang, Partition, Sandbox, SandboxConfig, SupportApi};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::DEV_APP_SECRET;
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum SupportKind {
+    /// In-memory sandbox (no AWS account needed).
+    Sandbox,
+    /// The AWS Support API.
+    Aws,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum SecretsKind {
+    /// DINGTALK_APP_SECRET, DINGTALK_ACCESS_TOKEN, DINGTALK_WEBHOOK_SECRET.
+    Env,
+    /// The Secrets Manager secret CASE_BOT_SECRET_ID.
+    Aws,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Options of `case-bot serve`; every flag also reads an environment variable.
+#[derive(Args, Debug)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CASE_BOT_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Support backend.
+    #[arg(long, env = "CASE_BOT_SUPPORT", value_enum, default_value = "sandbox")]
+    support: SupportKind,
+    /// AWS partition for the Support API: aws (global) or aws-cn (China).
+    #[arg(long, env = "CASE_BOT_PARTITION", default_value = "aws")]
+    partition: String,
+    /// Where the robot's secrets come from.
+    #[arg(long, env = "CASE_BOT_SECRETS", value_enum, default_value = "env")]
+    secrets: SecretsKind,
+    /// Secrets Manager secret (JSON keys app_secret, access_token, webhook_secret).
+    #[arg(long, env = "CASE_BOT_SECRET_ID", default_value = DEFAULT_SECRET_ID)]
+    secret_id: String,
+    /// How replies reach the group: session (the callback's sessionWebhook), webhook (the
+    /// custom robot, access_token), response (in the HTTP response).
+    #[arg(long, env = "CASE_BOT_REPLY", default_value = "session")]
+    reply: String,
+    /// DingTalk's API origin (tests point it at a fake).
+    #[arg(long, env = "DINGTALK_API_BASE", default_value = dingtalk_robot::DEFAULT_API_BASE)]
+    dingtalk_api_base: String,
+    /// Conversation ids allowed to use the robot, comma-separated (empty: any).
+    #[arg(long, env = "CASE_BOT_ALLOWED_CONVERSATIONS", value_delimiter = ',', default_value = "")]
+    allowed_conversations: Vec<String>,
+    /// Staff ids of admins, comma-separated.
+    #[arg(long, env = "CASE_BOT_ADMINS", value_delimiter = ',', default_value = "")]
+    admins: Vec<String>,
+    /// Who may resolve cases: admins-or-opener, admins, anyone.
+    #[arg(long, env = "CASE_BOT_RESOLVE_POLICY", default_value = "admins-or-opener")]
+    resolve_policy: String,
+    /// The embedded state store (SQLite file).
+    #[arg(long, env = "CASE_BOT_STATE", default_value = "casebot-state.db")]
+    state: PathBuf,
+    /// Reply language: zh or en.
+    #[arg(long, env = "CASE_BOT_LANG", default_value = "zh")]
+    lang: String,
+    /// Log format.
+    #[arg(long, env = "CASE_BOT_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+    /// Most concurrent connections.
+    #[arg(long, env = "CASE_BOT_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Sandbox: seconds until the simulated AWS engineer answers.
+    #[arg(long, env = "CASE_BOT_SANDBOX_REPLY_AFTER", default_value_t = 30)]
+    sandbox_reply_after: u64,
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CASE_BOT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn env_secret(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+async fn secrets(args: &ServeArgs, sdk: Option<&aws_config::SdkConfig>) -> Result<Arc<dyn SecretSource>, String> {
+    match args.secrets {
+        SecretsKind::Aws => {
+            let sdk = sdk.ok_or("--secrets aws needs AWS configuration")?;
+            let source = SecretsManagerSource::new(sdk, &args.secret_id);
+            source.load().await.map_err(|err| {
+                format!("cannot read the Secrets Manager secret `{}`: {err}. Create it with the keys app_secret and access_token, or use --secrets env.", args.secret_id)
+            })?;
+            Ok(Arc::new(source))
+        }
+        SecretsKind::Env => {
+            let app_secret = match env_secret("DINGTALK_APP_SECRET") {
+                Some(secret) => secret,
+                None if args.support == SupportKind::Sandbox => {
+                    tracing::warn!(
+                        "DINGTALK_APP_SECRET is not set: using the DEVELOPMENT app secret (sandbox only; never with a real robot)"
+                    );
+                    DEV_APP_SECRET.to_owned()
+                }
+                None => {
+                    return Err("--support aws needs the robot's real app secret: set DINGTALK_APP_SECRET (or use --secrets aws with the Secrets Manager secret)".to_owned());
+                }
+            };
+            Ok(Arc::new(StaticSecrets::new(Secrets {
+                app_secret: AppSecret::new(app_secret),
+                access_token: env_secret("DINGTALK_ACCESS_TOKEN").map(AccessToken::new),
+                webhook_secret: env_secret("DINGTALK_WEBHOOK_SECRET").map(WebhookSecret::new),
+            })))
+        }
+    }
+}
+
+fn parse_config(args: &ServeArgs) -> Result<(BotConfig, Partition), String> {
+    let partition = Partition::from_name(&args.partition).ok_or_else(|| format!("--partition `{}`: use aws or aws-cn", args.partition))?;
+    let reply_mode = ReplyMode::from_name(&args.reply).ok_or_else(|| format!("--reply `{}`: use session, webhook or response", args.reply))?;
+    let resolve_policy = ResolvePolicy::from_name(&args.resolve_policy)
+        .ok_or_else(|| format!("--resolve-policy `{}`: use admins-or-opener, admins or anyone", args.resolve_policy))?;
+    let lang = Lang::from_code(&args.lang).ok_or_else(|| format!("--lang `{}`: use zh or en", args.lang))?;
+    let clean = |list: &[String]| list.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    Ok((
+        BotConfig {
+            reply_mode,
+            allowed_conversations: clean(&args.allowed_conversations),
+            admins: clean(&args.admins),
+            resolve_policy,
+            lang,
+            ..BotConfig::default()
+        },
+        partition,
+    ))
+}
+
+async fn read_body(body: Incoming, max: usize) -> Result<Bytes, hyper::Response<Full<Bytes>>> {
+    let too_large = || {
+        let mut response = hyper::Response::new(Full::new(Bytes::from(format!("{{\"error\":\"the body is larger than {max} bytes\"}}"))));
+        *response.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
+        response
+    };
+    match tokio::time::timeout(Duration::from_secs(10), Limited::new(body, max + 1).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(_)) => Err(too_large()),
+        Err(_) => {
+            let mut response = hyper::Response::new(Full::new(Bytes::from_static(b"{\"error\":\"body read timed out\"}")));
+            *response.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
+            Err(response)
+        }
+    }
+}
+
+/// Runs `case-bot serve` until SIGTERM or Ctrl-C.
+pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
+    let started = Instant::now();
+    init_logs(args.log_format);
+    let (config, partition) = parse_config(&args)?;
+    let needs_aws = args.support == SupportKind::Aws || args.secrets == SecretsKind::Aws;
+    let sdk = if needs_aws {
+        Some(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(partition.signing_region()))
+                .load()
+                .await,
+        )
+    } else {
+        None
+    };
+    let secrets = secrets(&args, sdk.as_ref()).await?;
+    let support: Arc<dyn SupportApi> = match (args.support, &sdk) {
+        (SupportKind::Aws, Some(sdk)) => {
+            Arc::new(AwsSupport::from_sdk_config(sdk, AwsSupportConfig { partition, ..AwsSupportConfig::default() }))
+        }
+        _ => Arc::new(Sandbox::with_config(SandboxConfig {
+            engineer_reply_after: Duration::from_secs(args.sandbox_reply_after),
+            ..SandboxConfig::default()
+        })),
+    };
+    let store = SqliteStore::open(&args.state).map_err(|err| format!("--state {}: {err}", args.state.display()))?;
+    let sender = dingtalk_robot::Sender::builder()
+        .api_base(&args.dingtalk_api_base)
+        // Local tools such as `case-bot say` play DingTalk on loopback: trusted in sandbox mode only.
+        .trust_loopback_session_webhooks(args.support == SupportKind::Sandbox)
+        .build()
+        .map_err(|err| format!("--dingtalk-api-base: {err}"))?;
+    let max_body = config.max_body_bytes;
+    let bot = CaseBot::builder(support, secrets)
+        .store(Arc::new(store))
+        .config(config)
+        .sender(sender)
+        .build()
+        .map_err(|err| err.to_string())?;
+
+    let listener = TcpListener::bind(args.listen).await.map_err(|err| format!("cannot listen on {}: {err}", args.listen))?;
+    let addr = listener.local_addr().map_err(|err| err.to_string())?;
+    let support_name = match args.support {
+        SupportKind::Sandbox => "sandbox (no AWS account needed)",
+        SupportKind::Aws => "aws",
+    };
+    println!(
+        "case-bot listening on http://{addr}/dingtalk/callback (support: {support_name}, reply: {}, ready in {} ms)",
+        args.reply,
+        started.elapsed().as_millis()
+    );
+
+    let connections = Arc::new(Semaphore::new(args.max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => break,
+            permit = Arc::clone(&connections).acquire_owned() => match permit { Ok(p) => p, Err(_) => break },
+        };
+        let (stream, _) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(err) => { tracing::warn!(error = %err, "accept failed"); continue; }
+            },
+        };
+        let bot = bot.clone();
+        let service = service_fn(move |request: hyper::Request<Incoming>| {
+            let bot = bot.clone();
+            async move {
+                let (parts, body) = request.into_parts();
+                let body = match read_body(body, max_body).await {
+                    Ok(body) => body,
+                    Err(response) => return Ok::<_, std::convert::Infallible>(response),
+                };
+                let response = bot.handle(http::Request::from_parts(parts, body)).await;
+                Ok(response.map(Full::new))
+            }
+        });
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(10))
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _ = connection.await;
+        });
+    }
+    tracing::info!("shutting down: finishing open connections and replies");
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    if !bot.drain(Duration::from_secs(20)).await {
+        tracing::warn!("some replies were still running at shutdown");
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
