@@ -596,9 +596,12 @@ impl CaseBot {
         tokio::spawn(
             async move {
                 let _guard = guard;
+                let started = Instant::now();
                 let (ctx, outcome) = work.await;
                 bot.deliver(&ctx, &secrets, outcome.messages, outcome.case_id.as_deref())
                     .await;
+                let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                tracing::info!(latency_ms, "replied");
             }
             .instrument(tracing::Span::current()),
         );
