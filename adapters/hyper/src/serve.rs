@@ -91,6 +91,10 @@ pub(crate) struct ServeArgs {
     /// Most concurrent connections.
     #[arg(long, env = "CASE_BOT_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
+    /// Milliseconds to wait before retrying a reply DingTalk throttled (errcode 130101); up
+    /// to 11 retries, enough to outlast DingTalk's 10-minute block at the default.
+    #[arg(long, env = "CASE_BOT_DINGTALK_RETRY_WAIT_MS", default_value_t = 60_000)]
+    dingtalk_retry_wait_ms: u64,
     /// Sandbox: seconds until the simulated AWS engineer answers.
     #[arg(long, env = "CASE_BOT_SANDBOX_REPLY_AFTER", default_value_t = 30)]
     sandbox_reply_after: u64,
@@ -210,6 +214,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         .api_base(&args.dingtalk_api_base)
         // Local tools such as `case-bot say` play DingTalk on loopback: trusted in sandbox mode only.
         .trust_loopback_session_webhooks(args.support == SupportKind::Sandbox)
+        .retry(dingtalk_robot::RetryPolicy::new(
+            Duration::from_millis(args.dingtalk_retry_wait_ms),
+            11,
+            Duration::from_millis(500),
+            2,
+        ))
         .build()
         .map_err(|err| format!("--dingtalk-api-base: {err}"))?;
     let max_body = config.max_body_bytes;

@@ -299,6 +299,8 @@ struct State {
     blocked_until: HashMap<Channel, i64>,
     offset_ms: i64,
     next_id: u64,
+    /// Answer this many more posts with HTTP 500.
+    fail_next: usize,
 }
 
 struct Shared {
@@ -390,6 +392,15 @@ impl Shared {
             Ok(body) => body.to_bytes(),
             Err(_) => return answer(400_000, "body too large"),
         };
+        {
+            let mut state = self.lock();
+            if state.fail_next > 0 && (path == "/robot/send" || path == "/robot/sendBySession") {
+                state.fail_next -= 1;
+                let mut response = answer(-1, "system busy");
+                *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                return response;
+            }
+        }
         let result = match path.as_str() {
             "/robot/send" => self.robot_send(&query, &body),
             "/robot/sendBySession" => self.session_send(&query, &body),
@@ -733,6 +744,19 @@ impl FakeDingTalk {
                 return self.messages();
             }
         }
+    }
+
+    /// Answers the next `count` webhook posts with HTTP 500 (a DingTalk outage), then
+    /// behaves normally again.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let fake = dingtalk_robot::testing::FakeDingTalk::start().await.unwrap();
+    /// fake.fail_next(2);
+    /// # }
+    /// ```
+    pub fn fail_next(&self, count: usize) {
+        self.state.lock().fail_next = count;
     }
 
     /// Moves the fake's clock forward (rate-limit windows, blocks, session expiry, timestamp

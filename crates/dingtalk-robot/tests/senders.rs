@@ -339,6 +339,19 @@ async fn failure_mid_way_through_a_split_message_reports_delivered_parts() {
 }
 
 #[tokio::test]
+async fn http_500_from_dingtalk_is_retried_then_delivered() {
+    let fake = FakeDingTalk::builder().robot(FakeRobot::new(TOKEN)).start().await.unwrap();
+    fake.fail_next(2);
+    let s = sender(&fake, RateLimit::default(), RetryPolicy::new(Duration::from_millis(1), 0, Duration::from_millis(10), 2));
+    s.send(&robot(None), OutboundMessage::text("after outage")).await.unwrap();
+    assert_eq!(fake.texts(), ["after outage"]);
+    // A third failure in a row exhausts the two retries and is reported.
+    fake.fail_next(3);
+    let err = s.send(&robot(None), OutboundMessage::text("lost?")).await.unwrap_err();
+    assert!(matches!(err, SendError::Http { status: 500 }), "{err:?}");
+}
+
+#[tokio::test]
 async fn unreachable_dingtalk_is_retried_then_reported_as_transport_error() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", closed.local_addr().unwrap());
