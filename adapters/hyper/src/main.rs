@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 pub(crate) const DEV_APP_SECRET: &str = "casebot-development-secret-not-for-production";
 
 #[derive(Parser, Debug)]
-#[command(name = "case-bot", version, about = "Run AWS Support cases from a DingTalk group.")]
+#[command(
+    name = "case-bot",
+    version,
+    about = "Run AWS Support cases from a DingTalk group."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -29,7 +33,10 @@ enum Cmd {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("case-bot: cannot start the async runtime: {err}");

@@ -40,19 +40,25 @@ pub(crate) struct SayArgs {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
 }
 
 /// The human-readable part of a DingTalk message.
 fn readable(message: &Value) -> String {
     let msgtype = message["msgtype"].as_str().unwrap_or_default();
     let field = if msgtype == "text" { "content" } else { "text" };
-    message[msgtype][field].as_str().map_or_else(|| message.to_string(), str::to_owned)
+    message[msgtype][field]
+        .as_str()
+        .map_or_else(|| message.to_string(), str::to_owned)
 }
 
 /// Starts a one-off session webhook on loopback; each posted message goes to the channel.
 async fn session_listener() -> Result<(String, mpsc::UnboundedReceiver<Value>), String> {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| format!("cannot listen on loopback: {e}"))?;
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|e| format!("cannot listen on loopback: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -61,24 +67,37 @@ async fn session_listener() -> Result<(String, mpsc::UnboundedReceiver<Value>), 
             let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                 let tx = tx.clone();
                 async move {
-                    let body = Limited::new(request.into_body(), 1 << 20).collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                    let body = Limited::new(request.into_body(), 1 << 20)
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
                     if let Ok(message) = serde_json::from_slice::<Value>(&body) {
                         let _ = tx.send(message);
                     }
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
-                        br#"{"errcode":0,"errmsg":"ok"}"#,
-                    ))))
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                        Bytes::from_static(br#"{"errcode":0,"errmsg":"ok"}"#),
+                    )))
                 }
             });
             tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
         }
     });
-    Ok((format!("http://{addr}/robot/sendBySession?session=casebot-say-{}", now_ms()), rx))
+    Ok((
+        format!(
+            "http://{addr}/robot/sendBySession?session=casebot-say-{}",
+            now_ms()
+        ),
+        rx,
+    ))
 }
 
 /// Runs `case-bot say`.
 pub(crate) async fn run(args: SayArgs) -> Result<(), String> {
-    let secret = std::env::var("DINGTALK_APP_SECRET").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| DEV_APP_SECRET.to_owned());
+    let secret = std::env::var("DINGTALK_APP_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| DEV_APP_SECRET.to_owned());
     let (session_url, mut replies) = session_listener().await?;
     let created = now_ms();
     let text = args.text.replace("\\n", "\n");
@@ -105,7 +124,10 @@ pub(crate) async fn run(args: SayArgs) -> Result<(), String> {
     });
     let timestamp = created.to_string();
     let sign = dingtalk_robot::sign(&secret, &timestamp);
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(args.timeout)).build().map_err(|e| e.to_string())?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(args.timeout))
+        .build()
+        .map_err(|e| e.to_string())?;
     let response = client
         .post(&args.url)
         .header("content-type", "application/json; charset=utf-8")
@@ -114,11 +136,19 @@ pub(crate) async fn run(args: SayArgs) -> Result<(), String> {
         .body(body.to_string())
         .send()
         .await
-        .map_err(|e| format!("cannot reach the bot at {}: {e}. Is `case-bot serve` running?", args.url))?;
+        .map_err(|e| {
+            format!(
+                "cannot reach the bot at {}: {e}. Is `case-bot serve` running?",
+                args.url
+            )
+        })?;
     let status = response.status();
     let answer = response.bytes().await.unwrap_or_default();
     if !status.is_success() {
-        return Err(format!("the bot answered HTTP {status}: {}", String::from_utf8_lossy(&answer)));
+        return Err(format!(
+            "the bot answered HTTP {status}: {}",
+            String::from_utf8_lossy(&answer)
+        ));
     }
     // `--reply response`: the reply is the HTTP body.
     if let Ok(message) = serde_json::from_slice::<Value>(&answer)
@@ -133,7 +163,9 @@ pub(crate) async fn run(args: SayArgs) -> Result<(), String> {
         _ => return Err(format!("no reply within {} s", args.timeout)),
     }
     // Long replies arrive in several parts.
-    while let Ok(Some(message)) = tokio::time::timeout(Duration::from_millis(500), replies.recv()).await {
+    while let Ok(Some(message)) =
+        tokio::time::timeout(Duration::from_millis(500), replies.recv()).await
+    {
         println!("{}", readable(&message));
     }
     Ok(())

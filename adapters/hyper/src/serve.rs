@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use case_bot_core::{
-    BotConfig, CaseBot, DEFAULT_SECRET_ID, ReplyMode, ResolvePolicy, SecretSource, Secrets, SecretsManagerSource,
-    SqliteStore, StaticSecrets,
+    BotConfig, CaseBot, DEFAULT_SECRET_ID, ReplyMode, ResolvePolicy, SecretSource, Secrets,
+    SecretsManagerSource, SqliteStore, StaticSecrets,
 };
 use clap::{Args, ValueEnum};
 use dingtalk_robot::{AccessToken, AppSecret, WebhookSecret};
@@ -17,7 +17,9 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use support_commands::{AwsSupport, AwsSupportConfig, Lang, Partition, Sandbox, SandboxConfig, SupportApi};
+use support_commands::{
+    AwsSupport, AwsSupportConfig, Lang, Partition, Sandbox, SandboxConfig, SupportApi,
+};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
@@ -71,13 +73,27 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "DINGTALK_API_BASE", default_value = dingtalk_robot::DEFAULT_API_BASE)]
     dingtalk_api_base: String,
     /// Conversation ids allowed to use the robot, comma-separated (empty: any).
-    #[arg(long, env = "CASE_BOT_ALLOWED_CONVERSATIONS", value_delimiter = ',', default_value = "")]
+    #[arg(
+        long,
+        env = "CASE_BOT_ALLOWED_CONVERSATIONS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
     allowed_conversations: Vec<String>,
     /// Staff ids of admins, comma-separated.
-    #[arg(long, env = "CASE_BOT_ADMINS", value_delimiter = ',', default_value = "")]
+    #[arg(
+        long,
+        env = "CASE_BOT_ADMINS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
     admins: Vec<String>,
     /// Who may resolve cases: admins-or-opener, admins, anyone.
-    #[arg(long, env = "CASE_BOT_RESOLVE_POLICY", default_value = "admins-or-opener")]
+    #[arg(
+        long,
+        env = "CASE_BOT_RESOLVE_POLICY",
+        default_value = "admins-or-opener"
+    )]
     resolve_policy: String,
     /// The embedded state store (SQLite file).
     #[arg(long, env = "CASE_BOT_STATE", default_value = "casebot-state.db")]
@@ -93,7 +109,11 @@ pub(crate) struct ServeArgs {
     max_connections: usize,
     /// Milliseconds to wait before retrying a reply DingTalk throttled (errcode 130101); up
     /// to 11 retries, enough to outlast DingTalk's 10-minute block at the default.
-    #[arg(long, env = "CASE_BOT_DINGTALK_RETRY_WAIT_MS", default_value_t = 60_000)]
+    #[arg(
+        long,
+        env = "CASE_BOT_DINGTALK_RETRY_WAIT_MS",
+        default_value_t = 60_000
+    )]
     dingtalk_retry_wait_ms: u64,
     /// Sandbox: seconds until the simulated AWS engineer answers.
     #[arg(long, env = "CASE_BOT_SANDBOX_REPLY_AFTER", default_value_t = 30)]
@@ -103,7 +123,9 @@ pub(crate) struct ServeArgs {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CASE_BOT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -114,7 +136,10 @@ fn env_secret(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-async fn secrets(args: &ServeArgs, sdk: Option<&aws_config::SdkConfig>) -> Result<Arc<dyn SecretSource>, String> {
+async fn secrets(
+    args: &ServeArgs,
+    sdk: Option<&aws_config::SdkConfig>,
+) -> Result<Arc<dyn SecretSource>, String> {
     match args.secrets {
         SecretsKind::Aws => {
             let sdk = sdk.ok_or("--secrets aws needs AWS configuration")?;
@@ -147,12 +172,24 @@ async fn secrets(args: &ServeArgs, sdk: Option<&aws_config::SdkConfig>) -> Resul
 }
 
 fn parse_config(args: &ServeArgs) -> Result<(BotConfig, Partition), String> {
-    let partition = Partition::from_name(&args.partition).ok_or_else(|| format!("--partition `{}`: use aws or aws-cn", args.partition))?;
-    let reply_mode = ReplyMode::from_name(&args.reply).ok_or_else(|| format!("--reply `{}`: use session, webhook or response", args.reply))?;
-    let resolve_policy = ResolvePolicy::from_name(&args.resolve_policy)
-        .ok_or_else(|| format!("--resolve-policy `{}`: use admins-or-opener, admins or anyone", args.resolve_policy))?;
-    let lang = Lang::from_code(&args.lang).ok_or_else(|| format!("--lang `{}`: use zh or en", args.lang))?;
-    let clean = |list: &[String]| list.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    let partition = Partition::from_name(&args.partition)
+        .ok_or_else(|| format!("--partition `{}`: use aws or aws-cn", args.partition))?;
+    let reply_mode = ReplyMode::from_name(&args.reply)
+        .ok_or_else(|| format!("--reply `{}`: use session, webhook or response", args.reply))?;
+    let resolve_policy = ResolvePolicy::from_name(&args.resolve_policy).ok_or_else(|| {
+        format!(
+            "--resolve-policy `{}`: use admins-or-opener, admins or anyone",
+            args.resolve_policy
+        )
+    })?;
+    let lang = Lang::from_code(&args.lang)
+        .ok_or_else(|| format!("--lang `{}`: use zh or en", args.lang))?;
+    let clean = |list: &[String]| {
+        list.iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
     Ok((
         BotConfig {
             reply_mode,
@@ -168,15 +205,24 @@ fn parse_config(args: &ServeArgs) -> Result<(BotConfig, Partition), String> {
 
 async fn read_body(body: Incoming, max: usize) -> Result<Bytes, hyper::Response<Full<Bytes>>> {
     let too_large = || {
-        let mut response = hyper::Response::new(Full::new(Bytes::from(format!("{{\"error\":\"the body is larger than {max} bytes\"}}"))));
+        let mut response = hyper::Response::new(Full::new(Bytes::from(format!(
+            "{{\"error\":\"the body is larger than {max} bytes\"}}"
+        ))));
         *response.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
         response
     };
-    match tokio::time::timeout(Duration::from_secs(10), Limited::new(body, max + 1).collect()).await {
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        Limited::new(body, max + 1).collect(),
+    )
+    .await
+    {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(_)) => Err(too_large()),
         Err(_) => {
-            let mut response = hyper::Response::new(Full::new(Bytes::from_static(b"{\"error\":\"body read timed out\"}")));
+            let mut response = hyper::Response::new(Full::new(Bytes::from_static(
+                b"{\"error\":\"body read timed out\"}",
+            )));
             *response.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
             Err(response)
         }
@@ -201,15 +247,20 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
     };
     let secrets = secrets(&args, sdk.as_ref()).await?;
     let support: Arc<dyn SupportApi> = match (args.support, &sdk) {
-        (SupportKind::Aws, Some(sdk)) => {
-            Arc::new(AwsSupport::from_sdk_config(sdk, AwsSupportConfig { partition, ..AwsSupportConfig::default() }))
-        }
+        (SupportKind::Aws, Some(sdk)) => Arc::new(AwsSupport::from_sdk_config(
+            sdk,
+            AwsSupportConfig {
+                partition,
+                ..AwsSupportConfig::default()
+            },
+        )),
         _ => Arc::new(Sandbox::with_config(SandboxConfig {
             engineer_reply_after: Duration::from_secs(args.sandbox_reply_after),
             ..SandboxConfig::default()
         })),
     };
-    let store = SqliteStore::open(&args.state).map_err(|err| format!("--state {}: {err}", args.state.display()))?;
+    let store = SqliteStore::open(&args.state)
+        .map_err(|err| format!("--state {}: {err}", args.state.display()))?;
     let sender = dingtalk_robot::Sender::builder()
         .api_base(&args.dingtalk_api_base)
         // Local tools such as `case-bot say` play DingTalk on loopback: trusted in sandbox mode only.
@@ -230,7 +281,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         .build()
         .map_err(|err| err.to_string())?;
 
-    let listener = TcpListener::bind(args.listen).await.map_err(|err| format!("cannot listen on {}: {err}", args.listen))?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .map_err(|err| format!("cannot listen on {}: {err}", args.listen))?;
     let addr = listener.local_addr().map_err(|err| err.to_string())?;
     let support_name = match args.support {
         SupportKind::Sandbox => "sandbox (no AWS account needed)",

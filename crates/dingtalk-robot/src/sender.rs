@@ -818,6 +818,10 @@ impl Sender {
             .bytes()
             .await
             .map_err(|e| SendError::Transport(e.without_url()))?;
+        if status >= 500 {
+            // A server fault, whatever the body says: worth a retry.
+            return Err(SendError::Http { status });
+        }
         match serde_json::from_slice::<Answer>(&body) {
             Ok(answer) => match SendError::from_errcode(answer.errcode, answer.errmsg, 1) {
                 None if (200..300).contains(&status) => Ok(()),

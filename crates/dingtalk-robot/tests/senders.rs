@@ -115,8 +115,14 @@ async fn loopback_session_webhooks_are_trusted_only_when_enabled() {
     let fake = FakeDingTalk::start().await.unwrap();
     let target: Target = session_of(&fake);
     // A sender whose API base is elsewhere refuses the fake's loopback session URL ...
-    let strict = Sender::builder().api_base("https://oapi.dingtalk.com").build().unwrap();
-    let err = strict.send(&target, OutboundMessage::text("x")).await.unwrap_err();
+    let strict = Sender::builder()
+        .api_base("https://oapi.dingtalk.com")
+        .build()
+        .unwrap();
+    let err = strict
+        .send(&target, OutboundMessage::text("x"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, SendError::UntrustedWebhook), "{err:?}");
     // ... unless loopback is trusted for local development.
     let dev = Sender::builder()
@@ -340,14 +346,27 @@ async fn failure_mid_way_through_a_split_message_reports_delivered_parts() {
 
 #[tokio::test]
 async fn http_500_from_dingtalk_is_retried_then_delivered() {
-    let fake = FakeDingTalk::builder().robot(FakeRobot::new(TOKEN)).start().await.unwrap();
+    let fake = FakeDingTalk::builder()
+        .robot(FakeRobot::new(TOKEN))
+        .start()
+        .await
+        .unwrap();
     fake.fail_next(2);
-    let s = sender(&fake, RateLimit::default(), RetryPolicy::new(Duration::from_millis(1), 0, Duration::from_millis(10), 2));
-    s.send(&robot(None), OutboundMessage::text("after outage")).await.unwrap();
+    let s = sender(
+        &fake,
+        RateLimit::default(),
+        RetryPolicy::new(Duration::from_millis(1), 0, Duration::from_millis(10), 2),
+    );
+    s.send(&robot(None), OutboundMessage::text("after outage"))
+        .await
+        .unwrap();
     assert_eq!(fake.texts(), ["after outage"]);
     // A third failure in a row exhausts the two retries and is reported.
     fake.fail_next(3);
-    let err = s.send(&robot(None), OutboundMessage::text("lost?")).await.unwrap_err();
+    let err = s
+        .send(&robot(None), OutboundMessage::text("lost?"))
+        .await
+        .unwrap_err();
     assert!(matches!(err, SendError::Http { status: 500 }), "{err:?}");
 }
 
