@@ -904,6 +904,16 @@ impl CaseBot {
                     }
                 };
                 let link = self.inner.store.case(id.as_str()).await.ok().flatten();
+                if link.is_none() && !self.may_resolve(ctx, None) {
+                    // Not opened through the bot: say whether it exists before refusing.
+                    if let Err(err) = api.describe_case(&CaseRef::CaseId(id.clone()), None).await {
+                        return Outcome::reply(
+                            render::resolve_failed(lang, id.as_str(), &err),
+                            &error_code(&err),
+                        )
+                        .with_case(id.as_str());
+                    }
+                }
                 if !self.may_resolve(ctx, link.as_ref()) {
                     let why = lang.pick(
                         "只有管理员或通过机器人创建该工单的人可以释放它。",

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::catalogue::catalogue;
 use crate::model::Service;
 
 /// How many matches a lookup returns by default.
@@ -82,14 +83,29 @@ impl ServiceIndex {
     /// ```
     #[must_use]
     pub fn new(services: Arc<Vec<Service>>) -> Self {
+        // A live DescribeServices answer has no Chinese names or aliases: borrow them from the
+        // snapshot by service code, so `ec2` and `负载均衡` work against AWS too.
+        let snapshot = catalogue();
         let entries = services
             .iter()
-            .map(|s| Entry {
-                code: s.code.to_lowercase(),
-                name: normalise(&s.name),
-                name_zh: s.name_zh.as_deref().map(normalise).unwrap_or_default(),
-                aliases: s.aliases.iter().map(|a| normalise(a)).collect(),
-                words: words(&s.code).chain(words(&s.name)).collect(),
+            .map(|s| {
+                let known = snapshot.iter().find(|k| k.code == s.code);
+                let name_zh = s
+                    .name_zh
+                    .as_deref()
+                    .or_else(|| known.and_then(|k| k.name_zh.as_deref()));
+                let aliases = if s.aliases.is_empty() {
+                    known.map(|k| k.aliases.as_slice()).unwrap_or_default()
+                } else {
+                    &s.aliases
+                };
+                Entry {
+                    code: s.code.to_lowercase(),
+                    name: normalise(&s.name),
+                    name_zh: name_zh.map(normalise).unwrap_or_default(),
+                    aliases: aliases.iter().map(|a| normalise(a)).collect(),
+                    words: words(&s.code).chain(words(&s.name)).collect(),
+                }
             })
             .collect();
         Self { services, entries }

@@ -113,6 +113,18 @@ fn old_bots_first_substring_mistake_is_not_repeated() {
 }
 
 #[test]
+fn live_catalogue_without_aliases_borrows_them_from_the_snapshot() {
+    // DescribeServices returns codes, names and categories only.
+    let live: Vec<Service> = catalogue()
+        .iter()
+        .map(|s| Service::new(s.code.clone(), s.name.clone(), s.categories.clone()))
+        .collect();
+    let index = ServiceIndex::new(Arc::new(live));
+    assert_eq!(top(&index, "ec2"), "amazon-elastic-compute-cloud-linux");
+    assert_eq!(top(&index, "负载均衡"), "elastic-load-balancing");
+}
+
+#[test]
 fn results_carry_category_codes_and_respect_the_limit() {
     let index = ServiceIndex::new(catalogue());
     let hits = index.search("ec2", 3);

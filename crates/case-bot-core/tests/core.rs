@@ -1,0 +1,282 @@
+//! The core in-process, through `CaseBot::handle` with the fake DingTalk on loopback: secrets
+//! never logged (trace level), rotation re-read is rate limited, the store contracts hold for
+//! both stores, attribution and length limits.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use case_bot_core::{
+    BotConfig, CaseBot, MemoryStore, ReplyMode, SecretError, SecretSource, Secrets, SqliteStore,
+    StaticSecrets, Store,
+};
+use dingtalk_robot::AppSecret;
+use dingtalk_robot::testing::{FakeDingTalk, FakeRobot};
+use support_commands::Sandbox;
+
+const APP_SECRET: &str = "core-app-secret-DO-NOT-LOG";
+const TOKEN: &str = "core-access-token-DO-NOT-LOG";
+const WEBHOOK_SECRET: &str = "SECcore-webhook-secret-DO-NOT-LOG";
+
+fn to_request(request: http::Request<Vec<u8>>) -> http::Request<Bytes> {
+    request.map(Bytes::from)
+}
+
+fn secrets_json(app: &str) -> Secrets {
+    Secrets::from_json(&format!(
+        r#"{{"app_secret":"{app}","access_token":"{TOKEN}","webhook_secret":"{WEBHOOK_SECRET}"}}"#
+    ))
+    .unwrap()
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn trace_logs_and_debug_output_never_contain_secrets() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let fake = FakeDingTalk::builder()
+        .robot(FakeRobot::new(TOKEN).secret(WEBHOOK_SECRET).keyword("AWS"))
+        .start()
+        .await
+        .unwrap();
+    let bot = CaseBot::builder(
+        Arc::new(Sandbox::new()),
+        Arc::new(StaticSecrets::new(secrets_json(APP_SECRET))),
+    )
+    .config(BotConfig {
+        reply_mode: ReplyMode::Webhook,
+        reply_before_response: true,
+        ..BotConfig::default()
+    })
+    .api_base(fake.base_url())
+    .build()
+    .unwrap();
+    let good = fake.callback("提工单\nsubject:s\nbody:b\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance").build("/dingtalk/callback", &AppSecret::new(APP_SECRET));
+    assert_eq!(bot.handle(to_request(good)).await.status(), 200);
+    let bad = fake
+        .callback("帮助")
+        .build("/dingtalk/callback", &AppSecret::new("wrong"));
+    let response = bot.handle(to_request(bad)).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        fake.messages().len(),
+        1,
+        "the signed webhook reply went out"
+    );
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("handled"), "{logs}");
+    let texts = [
+        logs,
+        format!("{bot:?}"),
+        format!("{:?}", secrets_json(APP_SECRET)),
+        String::from_utf8_lossy(response.body()).into_owned(),
+    ];
+    for text in &texts {
+        for secret in [APP_SECRET, TOKEN, WEBHOOK_SECRET] {
+            assert!(!text.contains(secret), "{secret} leaked: {text}");
+        }
+    }
+}
+
+/// A secret source that counts reads and can be rotated.
+#[derive(Debug)]
+struct Rotating {
+    current: Mutex<String>,
+    reads: AtomicUsize,
+}
+
+#[async_trait]
+impl SecretSource for Rotating {
+    async fn load(&self) -> Result<Secrets, SecretError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        Ok(secrets_json(&self.current.lock().unwrap()))
+    }
+}
+
+#[tokio::test]
+async fn bad_signatures_re_read_the_secret_at_most_once_per_interval() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let source = Arc::new(Rotating {
+        current: Mutex::new("old".into()),
+        reads: AtomicUsize::new(0),
+    });
+    let bot = CaseBot::builder(
+        Arc::new(Sandbox::new()),
+        Arc::clone(&source) as Arc<dyn SecretSource>,
+    )
+    .api_base(fake.base_url())
+    .build()
+    .unwrap();
+    for _ in 0..50 {
+        let bad = fake
+            .callback("帮助")
+            .build("/dingtalk/callback", &AppSecret::new("attacker"));
+        assert_eq!(bot.handle(to_request(bad)).await.status(), 401);
+    }
+    assert!(
+        source.reads.load(Ordering::SeqCst) <= 2,
+        "{} reads for 50 bad requests",
+        source.reads.load(Ordering::SeqCst)
+    );
+}
+
+#[tokio::test]
+async fn rotated_secret_is_accepted_after_one_re_read() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let source = Arc::new(Rotating {
+        current: Mutex::new("old".into()),
+        reads: AtomicUsize::new(0),
+    });
+    let bot = CaseBot::builder(
+        Arc::new(Sandbox::new()),
+        Arc::clone(&source) as Arc<dyn SecretSource>,
+    )
+    .api_base(fake.base_url())
+    .build()
+    .unwrap();
+    let old = fake
+        .callback("帮助")
+        .build("/dingtalk/callback", &AppSecret::new("old"));
+    assert_eq!(bot.handle(to_request(old)).await.status(), 200);
+    *source.current.lock().unwrap() = "new".into();
+    let new = fake
+        .callback("帮助")
+        .build("/dingtalk/callback", &AppSecret::new("new"));
+    assert_eq!(bot.handle(to_request(new)).await.status(), 200);
+}
+
+#[tokio::test]
+async fn attribution_counts_towards_the_8000_character_limit() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let sandbox = Arc::new(Sandbox::new());
+    let bot = CaseBot::builder(
+        Arc::clone(&sandbox) as Arc<dyn support_commands::SupportApi>,
+        Arc::new(StaticSecrets::new(secrets_json(APP_SECRET))),
+    )
+    .config(BotConfig {
+        reply_before_response: true,
+        ..BotConfig::default()
+    })
+    .api_base(fake.base_url())
+    .build()
+    .unwrap();
+    let body = "x".repeat(7_990);
+    let text = format!(
+        "提工单\nsubject:s\nbody:{body}\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance"
+    );
+    let request = fake
+        .callback(text)
+        .build("/dingtalk/callback", &AppSecret::new(APP_SECRET));
+    assert_eq!(bot.handle(to_request(request)).await.status(), 200);
+    let got = fake.wait_for_messages(1, Duration::from_secs(5)).await;
+    assert!(got[0].text().contains("8000"), "{}", got[0].text());
+    use support_commands::SupportApi as _;
+    assert!(
+        sandbox
+            .list_cases(&Default::default(), None)
+            .await
+            .unwrap()
+            .cases
+            .is_empty(),
+        "nothing was created"
+    );
+}
+
+async fn store_contract(store: &dyn Store) {
+    assert!(store.claim("msg:a", 60_000).await.unwrap());
+    assert!(!store.claim("msg:a", 60_000).await.unwrap(), "held");
+    assert!(store.claim("msg:expired", -1).await.unwrap());
+    assert!(
+        store.claim("msg:expired", 60_000).await.unwrap(),
+        "an expired claim is free again"
+    );
+    let link = case_bot_core::CaseLink {
+        conversation_id: "cid".into(),
+        conversation_title: Some("运维值班".into()),
+        opener_staff_id: Some("staff-1".into()),
+        opener_nick: "张三".into(),
+        created_at_ms: 1,
+    };
+    store.put_case("case-1", &link).await.unwrap();
+    assert_eq!(store.case("case-1").await.unwrap(), Some(link));
+    assert_eq!(store.case("case-2").await.unwrap(), None);
+    for i in 0..3 {
+        let record = case_bot_core::AuditRecord {
+            at_ms: i,
+            sender: "张三".into(),
+            sender_staff_id: None,
+            conversation_id: "cid".into(),
+            command: format!("c{i}"),
+            case_id: None,
+            outcome: "ok".into(),
+        };
+        store.audit(&record).await.unwrap();
+    }
+    let recent: Vec<String> = store
+        .recent_audit(2)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.command)
+        .collect();
+    assert_eq!(recent, ["c2", "c1"]);
+}
+
+#[tokio::test]
+async fn memory_and_sqlite_stores_keep_the_same_contract() {
+    store_contract(&MemoryStore::default()).await;
+    let dir = std::env::temp_dir().join(format!("casebot-core-store-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("state.db");
+    let _ = std::fs::remove_file(&path);
+    store_contract(&SqliteStore::open(&path).unwrap()).await;
+    // Reopened, the data is still there.
+    let reopened = SqliteStore::open(&path).unwrap();
+    assert!(reopened.case("case-1").await.unwrap().is_some());
+    assert!(!reopened.claim("msg:a", 60_000).await.unwrap());
+}
+
+#[tokio::test]
+async fn sqlite_claims_are_atomic_under_concurrency() {
+    let dir = std::env::temp_dir().join(format!("casebot-core-claims-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("state.db");
+    let _ = std::fs::remove_file(&path);
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    let mut handles = Vec::new();
+    for _ in 0..32 {
+        let store = Arc::clone(&store);
+        handles.push(tokio::spawn(async move {
+            store.claim("msg:race", 60_000).await.unwrap()
+        }));
+    }
+    let mut winners = 0;
+    for handle in handles {
+        winners += usize::from(handle.await.unwrap());
+    }
+    assert_eq!(winners, 1);
+}
