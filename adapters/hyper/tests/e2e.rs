@@ -87,12 +87,7 @@ fn start_bot(
         .unwrap()
         .to_owned();
     let base = url.trim_end_matches("/dingtalk/callback").to_owned();
-    Bot {
-        child,
-        url,
-        base,
-        state: state.clone(),
-    }
+    Bot { child, url, base }
 }
 
 async fn post(request: http::Request<Vec<u8>>) -> (u16, String) {
