@@ -395,8 +395,8 @@ impl CaseBot {
         self.inner.delivery_failures.load(Ordering::SeqCst)
     }
 
-    /// Waits until every background reply has finished, or `timeout` passes; returns whether
-    /// all finished (for graceful shutdown).
+    /// Waits until every background reply has finished, or `timeout` passes, then flushes the
+    /// store; returns whether all replies finished (for graceful shutdown).
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -408,15 +408,17 @@ impl CaseBot {
     /// ```
     pub async fn drain(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
-        loop {
+        let finished = loop {
             let idle = self.inner.idle.notified();
             if self.inner.in_flight.load(Ordering::SeqCst) == 0 {
-                return true;
+                break true;
             }
             if tokio::time::timeout_at(deadline, idle).await.is_err() {
-                return self.inner.in_flight.load(Ordering::SeqCst) == 0;
+                break self.inner.in_flight.load(Ordering::SeqCst) == 0;
             }
-        }
+        };
+        self.inner.store.flush().await;
+        finished
     }
 
     /// Handles one HTTP request: `POST /dingtalk/callback`, `GET /healthz`.

@@ -96,6 +96,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
     /// The newest `limit` audit records, newest first.
     async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Waits until every change so far is durable (stores that write behind); called at
+    /// shutdown.
+    async fn flush(&self) {}
 }
 
 /// An in-memory [`Store`] (tests; lost on restart).
@@ -176,12 +179,20 @@ pub use sqlite::SqliteStore;
 mod sqlite {
     //! The embedded store for the hyper adapter: one SQLite file (WAL), so operators can read
     //! the audit trail with the `sqlite3` shell and a restart loses nothing.
+    //!
+    //! Reads and idempotency claims are answered from memory (loaded at open), so the request
+    //! path never waits for the disk; every change is written behind by one thread that
+    //! commits whatever is queued in a single transaction. [`SqliteStore::flush`] waits for
+    //! the queue (graceful shutdown calls it). A crash can lose the last few milliseconds of
+    //! writes, never the file's consistency.
 
+    use std::collections::HashMap;
     use std::path::Path;
-    use std::sync::{Arc, Mutex};
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex, PoisonError};
 
     use async_trait::async_trait;
-    use rusqlite::{Connection, OptionalExtension, params};
+    use rusqlite::{Connection, params};
 
     use super::{AuditRecord, CaseLink, Store, StoreError, unix_ms};
 
@@ -189,7 +200,21 @@ mod sqlite {
         StoreError(e.to_string())
     }
 
-    /// A [`Store`] in one SQLite file.
+    enum Op {
+        Claim(String, i64),
+        Case(String, String),
+        Audit(AuditRecord),
+        Flush(tokio::sync::oneshot::Sender<()>),
+    }
+
+    #[derive(Debug, Default)]
+    struct Memory {
+        claims: HashMap<String, i64>,
+        cases: HashMap<String, CaseLink>,
+        audit: Vec<AuditRecord>,
+    }
+
+    /// A [`Store`] in one SQLite file, written behind.
     ///
     /// ```
     /// use case_bot_core::{SqliteStore, Store};
@@ -198,18 +223,116 @@ mod sqlite {
     /// std::fs::create_dir_all(&dir).unwrap();
     /// let store = SqliteStore::open(dir.join("state.db")).unwrap();
     /// assert!(store.claim("k", 1000).await.unwrap());
+    /// store.flush().await; // durable now
     /// # }
     /// ```
     #[derive(Debug, Clone)]
     pub struct SqliteStore {
-        conn: Arc<Mutex<Connection>>,
+        memory: Arc<Mutex<Memory>>,
+        writer: mpsc::Sender<Op>,
+    }
+
+    fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous=NORMAL;
+             CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS cases (case_id TEXT PRIMARY KEY, link TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL,
+                 sender TEXT NOT NULL, sender_staff_id TEXT, conversation_id TEXT NOT NULL, command TEXT NOT NULL,
+                 case_id TEXT, outcome TEXT NOT NULL);",
+        )
+    }
+
+    fn load(conn: &Connection) -> Result<Memory, rusqlite::Error> {
+        let now = unix_ms();
+        conn.execute("DELETE FROM claims WHERE expires_at_ms <= ?1", params![now])?;
+        let mut memory = Memory::default();
+        let mut stmt = conn.prepare("SELECT key, expires_at_ms FROM claims")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (key, expires) = row?;
+            memory.claims.insert(key, expires);
+        }
+        let mut stmt = conn.prepare("SELECT case_id, link FROM cases")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+            let (case_id, link) = row?;
+            if let Ok(link) = serde_json::from_str(&link) {
+                memory.cases.insert(case_id, link);
+            }
+        }
+        let mut stmt = conn.prepare(
+            "SELECT at_ms, sender, sender_staff_id, conversation_id, command, case_id, outcome
+             FROM audit ORDER BY id DESC LIMIT 1000",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(AuditRecord {
+                at_ms: row.get(0)?,
+                sender: row.get(1)?,
+                sender_staff_id: row.get(2)?,
+                conversation_id: row.get(3)?,
+                command: row.get(4)?,
+                case_id: row.get(5)?,
+                outcome: row.get(6)?,
+            })
+        })?;
+        let mut recent: Vec<AuditRecord> = rows.collect::<Result<_, _>>()?;
+        recent.reverse();
+        memory.audit = recent;
+        Ok(memory)
+    }
+
+    fn write_batch(conn: &mut Connection, ops: &[Op]) -> Result<(), rusqlite::Error> {
+        let tx = conn.transaction()?;
+        for op in ops {
+            match op {
+                Op::Claim(key, expires) => {
+                    tx.execute(
+                        "INSERT INTO claims (key, expires_at_ms) VALUES (?1, ?2)
+                         ON CONFLICT(key) DO UPDATE SET expires_at_ms = excluded.expires_at_ms",
+                        params![key, expires],
+                    )?;
+                }
+                Op::Case(case_id, link) => {
+                    tx.execute(
+                        "INSERT INTO cases (case_id, link) VALUES (?1, ?2)
+                         ON CONFLICT(case_id) DO UPDATE SET link = excluded.link",
+                        params![case_id, link],
+                    )?;
+                }
+                Op::Audit(r) => {
+                    tx.execute(
+                        "INSERT INTO audit (at_ms, sender, sender_staff_id, conversation_id, command, case_id, outcome)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        params![r.at_ms, r.sender, r.sender_staff_id, r.conversation_id, r.command, r.case_id, r.outcome],
+                    )?;
+                }
+                Op::Flush(_) => {}
+            }
+        }
+        tx.commit()
+    }
+
+    fn writer_loop(mut conn: Connection, ops: &mpsc::Receiver<Op>) {
+        while let Ok(first) = ops.recv() {
+            let mut batch = vec![first];
+            batch.extend(ops.try_iter().take(10_000));
+            if let Err(e) = write_batch(&mut conn, &batch) {
+                tracing::error!(error = %e, ops = batch.len(), "state store write failed");
+            }
+            for op in batch {
+                if let Op::Flush(done) = op {
+                    let _ = done.send(());
+                }
+            }
+        }
     }
 
     impl SqliteStore {
-        /// Opens (or creates) the database file and its tables.
+        /// Opens (or creates) the database file and its tables, loads the current state and
+        /// starts the writer thread.
         ///
         /// # Errors
-        /// [`StoreError`] if the file cannot be opened or migrated.
+        /// [`StoreError`] if the file cannot be opened, migrated or read.
         ///
         /// ```no_run
         /// let store = case_bot_core::SqliteStore::open("casebot.db").unwrap();
@@ -217,122 +340,87 @@ mod sqlite {
         /// ```
         pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
             let conn = Connection::open(path).map_err(err)?;
-            conn.execute_batch(
-                "PRAGMA journal_mode=WAL;
-                 PRAGMA synchronous=NORMAL;
-                 CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL);
-                 CREATE TABLE IF NOT EXISTS cases (case_id TEXT PRIMARY KEY, link TEXT NOT NULL);
-                 CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL,
-                     sender TEXT NOT NULL, sender_staff_id TEXT, conversation_id TEXT NOT NULL, command TEXT NOT NULL,
-                     case_id TEXT, outcome TEXT NOT NULL);",
-            )
-            .map_err(err)?;
+            migrate(&conn).map_err(err)?;
+            let memory = load(&conn).map_err(err)?;
+            let (writer, ops) = mpsc::channel();
+            std::thread::Builder::new()
+                .name("casebot-store".to_owned())
+                .spawn(move || writer_loop(conn, &ops))
+                .map_err(err)?;
             Ok(Self {
-                conn: Arc::new(Mutex::new(conn)),
+                memory: Arc::new(Mutex::new(memory)),
+                writer,
             })
         }
 
-        async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
-        where
-            T: Send + 'static,
-            F: FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
-        {
-            let conn = Arc::clone(&self.conn);
-            tokio::task::spawn_blocking(move || {
-                let conn = conn
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                f(&conn).map_err(err)
-            })
-            .await
-            .map_err(err)?
+        fn memory(&self) -> std::sync::MutexGuard<'_, Memory> {
+            self.memory.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+
+        fn write(&self, op: Op) -> Result<(), StoreError> {
+            self.writer
+                .send(op)
+                .map_err(|_| StoreError("the store's writer thread has stopped".to_owned()))
         }
     }
 
     #[async_trait]
     impl Store for SqliteStore {
         async fn claim(&self, key: &str, ttl_ms: i64) -> Result<bool, StoreError> {
-            let key = key.to_owned();
-            self.with(move |c| {
-                let now = unix_ms();
-                // Insert, or take over an expired claim, in one statement: atomic.
-                let changed = c.execute(
-                    "INSERT INTO claims (key, expires_at_ms) VALUES (?1, ?2)
-                     ON CONFLICT(key) DO UPDATE SET expires_at_ms = excluded.expires_at_ms
-                     WHERE claims.expires_at_ms <= ?3",
-                    params![key, now.saturating_add(ttl_ms), now],
-                )?;
-                if changed > 0 && now % 64 == 0 {
-                    c.execute("DELETE FROM claims WHERE expires_at_ms <= ?1", params![now])?;
+            let now = unix_ms();
+            let expires = now.saturating_add(ttl_ms);
+            {
+                let mut memory = self.memory();
+                if memory.claims.get(key).is_some_and(|&until| until > now) {
+                    return Ok(false);
                 }
-                Ok(changed > 0)
-            })
-            .await
+                if memory.claims.len() > 100_000 {
+                    memory.claims.retain(|_, until| *until > now);
+                }
+                memory.claims.insert(key.to_owned(), expires);
+            }
+            self.write(Op::Claim(key.to_owned(), expires))?;
+            Ok(true)
         }
 
         async fn put_case(&self, case_id: &str, link: &CaseLink) -> Result<(), StoreError> {
-            let case_id = case_id.to_owned();
-            let link = serde_json::to_string(link).map_err(err)?;
-            self.with(move |c| {
-                c.execute(
-                    "INSERT INTO cases (case_id, link) VALUES (?1, ?2) ON CONFLICT(case_id) DO UPDATE SET link = excluded.link",
-                    params![case_id, link],
-                )
-                .map(drop)
-            })
-            .await
+            let json = serde_json::to_string(link).map_err(err)?;
+            self.memory().cases.insert(case_id.to_owned(), link.clone());
+            self.write(Op::Case(case_id.to_owned(), json))
         }
 
         async fn case(&self, case_id: &str) -> Result<Option<CaseLink>, StoreError> {
-            let case_id = case_id.to_owned();
-            let text: Option<String> = self
-                .with(move |c| {
-                    c.query_row(
-                        "SELECT link FROM cases WHERE case_id = ?1",
-                        params![case_id],
-                        |row| row.get(0),
-                    )
-                    .optional()
-                })
-                .await?;
-            text.map(|t| serde_json::from_str(&t).map_err(err))
-                .transpose()
+            Ok(self.memory().cases.get(case_id).cloned())
         }
 
         async fn audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
-            let r = record.clone();
-            self.with(move |c| {
-                c.execute(
-                    "INSERT INTO audit (at_ms, sender, sender_staff_id, conversation_id, command, case_id, outcome)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![r.at_ms, r.sender, r.sender_staff_id, r.conversation_id, r.command, r.case_id, r.outcome],
-                )
-                .map(drop)
-            })
-            .await
+            {
+                let mut memory = self.memory();
+                memory.audit.push(record.clone());
+                let len = memory.audit.len();
+                if len > 2_000 {
+                    memory.audit.drain(..len - 1_000);
+                }
+            }
+            self.write(Op::Audit(record.clone()))
         }
 
         async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
-            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            self.with(move |c| {
-                let mut stmt = c.prepare(
-                    "SELECT at_ms, sender, sender_staff_id, conversation_id, command, case_id, outcome
-                     FROM audit ORDER BY id DESC LIMIT ?1",
-                )?;
-                let rows = stmt.query_map(params![limit], |row| {
-                    Ok(AuditRecord {
-                        at_ms: row.get(0)?,
-                        sender: row.get(1)?,
-                        sender_staff_id: row.get(2)?,
-                        conversation_id: row.get(3)?,
-                        command: row.get(4)?,
-                        case_id: row.get(5)?,
-                        outcome: row.get(6)?,
-                    })
-                })?;
-                rows.collect()
-            })
-            .await
+            Ok(self
+                .memory()
+                .audit
+                .iter()
+                .rev()
+                .take(limit)
+                .cloned()
+                .collect())
+        }
+
+        async fn flush(&self) {
+            let (done, wait) = tokio::sync::oneshot::channel();
+            if self.writer.send(Op::Flush(done)).is_ok() {
+                let _ = wait.await;
+            }
         }
     }
 }

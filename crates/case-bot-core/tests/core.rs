@@ -253,11 +253,21 @@ async fn memory_and_sqlite_stores_keep_the_same_contract() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("state.db");
     let _ = std::fs::remove_file(&path);
-    store_contract(&SqliteStore::open(&path).unwrap()).await;
+    let store = SqliteStore::open(&path).unwrap();
+    store_contract(&store).await;
+    store.flush().await;
     // Reopened, the data is still there.
     let reopened = SqliteStore::open(&path).unwrap();
     assert!(reopened.case("case-1").await.unwrap().is_some());
     assert!(!reopened.claim("msg:a", 60_000).await.unwrap());
+    let recent: Vec<String> = reopened
+        .recent_audit(5)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.command)
+        .collect();
+    assert_eq!(recent, ["c2", "c1", "c0"]);
 }
 
 #[tokio::test]
