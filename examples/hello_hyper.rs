@@ -14,6 +14,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let service = service_fn(|_request| async {
             Ok::<_, std::convert::Infallible>(Response::new(Full::new(&b"hello world"[..])))
         });
-        tokio::spawn(http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        tokio::spawn(
+            http1::Builder::new().serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+        );
     }
 }

@@ -240,6 +240,7 @@ impl CaseBotBuilder {
                 "no conversation allow-list: any DingTalk conversation that can reach the robot may use it"
             );
         }
+        let help = help_text(self.config.lang);
         Ok(CaseBot {
             inner: Arc::new(Inner {
                 secrets: CachedSecrets::new(
@@ -252,6 +253,8 @@ impl CaseBotBuilder {
                 config: self.config,
                 sender,
                 index: Mutex::new(None),
+                lookups: Mutex::new(LookupCache::default()),
+                help,
                 requests: AtomicU64::new(0),
                 delivery_failures: AtomicU64::new(0),
                 in_flight: AtomicUsize::new(0),
@@ -328,6 +331,16 @@ pub struct CaseBot {
 /// The service index, rebuilt only when the (cached) catalogue changes.
 type IndexCache = (Arc<Vec<Service>>, Arc<ServiceIndex>);
 
+/// Lookup replies of one index.
+#[derive(Default)]
+struct LookupCache {
+    index: Option<Arc<ServiceIndex>>,
+    replies: std::collections::HashMap<String, (OutboundMessage, &'static str)>,
+}
+
+/// Most cached lookup replies; the cache starts over when full.
+const LOOKUP_CACHE_ENTRIES: usize = 1024;
+
 struct Inner {
     secrets: CachedSecrets,
     support: Arc<dyn SupportApi>,
@@ -335,6 +348,10 @@ struct Inner {
     config: BotConfig,
     sender: Sender,
     index: Mutex<Option<IndexCache>>,
+    /// Rendered lookup replies per query, for the current index (lookups repeat a lot).
+    lookups: Mutex<LookupCache>,
+    /// The help text, rendered once.
+    help: String,
     requests: AtomicU64,
     delivery_failures: AtomicU64,
     in_flight: AtomicUsize,
@@ -578,13 +595,15 @@ impl CaseBot {
                 self.deliver(&ctx, &secrets, outcome.messages, outcome.case_id.as_deref())
                     .await;
             }
-            return match head {
-                Some(message) => json_response(
-                    StatusCode::OK,
-                    serde_json::to_value(&message).unwrap_or_default(),
-                ),
-                None => json_response(StatusCode::OK, serde_json::json!({})),
-            };
+            let body = head
+                .and_then(|message| serde_json::to_vec(&message).ok())
+                .unwrap_or_else(|| b"{}".to_vec());
+            let mut response = Response::new(Bytes::from(body));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            return response;
         }
         if config.reply_before_response {
             let (ctx, outcome) = work.await;
@@ -672,7 +691,7 @@ impl CaseBot {
             None if non_text => {
                 Outcome::reply(render::unsupported_message(lang), "unsupported-message")
             }
-            None => Outcome::reply(render::text(help_text(lang)), "help"),
+            None => Outcome::reply(render::text(self.inner.help.clone()), "help"),
             Some(text) => match parse(text) {
                 Err(err) => Outcome::reply(render::text(err.render(lang)), "parse-error"),
                 Ok(command) => {
@@ -731,6 +750,52 @@ impl CaseBot {
         let index = Arc::new(ServiceIndex::new(Arc::clone(&services)));
         *cache = Some((services, Arc::clone(&index)));
         Ok(index)
+    }
+
+    /// The rendered lookup reply, memoised per query for the current index.
+    fn lookup_reply(
+        &self,
+        index: &Arc<ServiceIndex>,
+        query: &str,
+    ) -> (OutboundMessage, &'static str) {
+        let mut cache = self
+            .inner
+            .lookups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !cache
+            .index
+            .as_ref()
+            .is_some_and(|cached| Arc::ptr_eq(cached, index))
+        {
+            cache.index = Some(Arc::clone(index));
+            cache.replies.clear();
+        }
+        if let Some(hit) = cache.replies.get(query) {
+            return hit.clone();
+        }
+        drop(cache);
+        let matches = index.search(query, support_commands::DEFAULT_MATCHES);
+        let outcome = if matches.is_empty() { "no-match" } else { "ok" };
+        let reply = render::lookup(self.lang(), query, &matches);
+        let mut cache = self
+            .inner
+            .lookups
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if cache.replies.len() >= LOOKUP_CACHE_ENTRIES {
+            cache.replies.clear();
+        }
+        if cache
+            .index
+            .as_ref()
+            .is_some_and(|cached| Arc::ptr_eq(cached, index))
+        {
+            cache
+                .replies
+                .insert(query.to_owned(), (reply.clone(), outcome));
+        }
+        (reply, outcome)
     }
 
     fn language_code(&self) -> &'static str {
@@ -793,7 +858,7 @@ impl CaseBot {
         let api = &self.inner.support;
         match command {
             Command::Help { unrecognised } => Outcome::reply(
-                render::text(help_text(lang)),
+                render::text(self.inner.help.clone()),
                 if unrecognised {
                     "help-unrecognised"
                 } else {
@@ -802,9 +867,8 @@ impl CaseBot {
             ),
             Command::LookupService { query } => match self.index().await {
                 Ok(index) => {
-                    let matches = index.search(&query, support_commands::DEFAULT_MATCHES);
-                    let outcome = if matches.is_empty() { "no-match" } else { "ok" };
-                    Outcome::reply(render::lookup(lang, &query, &matches), outcome)
+                    let (reply, outcome) = self.lookup_reply(&index, &query);
+                    Outcome::reply(reply, outcome)
                 }
                 Err(err) => Outcome::reply(
                     render::failed(lang, lang.pick("查找", "lookup "), &err),
@@ -944,7 +1008,7 @@ impl CaseBot {
                 }
             }
             // `Command` is non-exhaustive: a command this bot does not know yet gets the help.
-            _ => Outcome::reply(render::text(help_text(lang)), "help"),
+            _ => Outcome::reply(render::text(self.inner.help.clone()), "help"),
         }
     }
 }

@@ -192,6 +192,8 @@ pub struct CachedSecrets {
     ttl: Duration,
     min_refresh: Duration,
     state: Mutex<CacheState>,
+    /// The current value for the lock-free-ish fast path (no await, shared read lock).
+    fresh: std::sync::RwLock<Option<(Instant, Secrets)>>,
 }
 
 #[derive(Debug, Default)]
@@ -216,6 +218,7 @@ impl CachedSecrets {
             ttl,
             min_refresh,
             state: Mutex::default(),
+            fresh: std::sync::RwLock::new(None),
         }
     }
 
@@ -234,6 +237,12 @@ impl CachedSecrets {
     /// # let _ = secrets; }
     /// ```
     pub async fn get(&self) -> Result<Secrets, SecretError> {
+        if let Ok(fresh) = self.fresh.read()
+            && let Some((at, value)) = fresh.as_ref()
+            && at.elapsed() < self.ttl
+        {
+            return Ok(value.clone());
+        }
         let mut state = self.state.lock().await;
         if let Some((at, value)) = &state.value
             && at.elapsed() < self.ttl
@@ -243,6 +252,7 @@ impl CachedSecrets {
         match self.source.load().await {
             Ok(fresh) => {
                 state.value = Some((Instant::now(), fresh.clone()));
+                self.publish(&state);
                 Ok(fresh)
             }
             Err(err) => match &state.value {
@@ -252,6 +262,12 @@ impl CachedSecrets {
                 }
                 None => Err(err),
             },
+        }
+    }
+
+    fn publish(&self, state: &CacheState) {
+        if let Ok(mut fresh) = self.fresh.write() {
+            fresh.clone_from(&state.value);
         }
     }
 
@@ -279,6 +295,7 @@ impl CachedSecrets {
             Ok(fresh) => {
                 let changed = state.value.as_ref().is_none_or(|(_, old)| *old != fresh);
                 state.value = Some((Instant::now(), fresh));
+                self.publish(&state);
                 changed
             }
             Err(err) => {

@@ -325,6 +325,17 @@ impl OutboundMessage {
             chars: max_chars.max(64),
             bytes: max_bytes.max(256),
         };
+        // Fast path: content within the byte budget has no more characters than bytes.
+        let short = match &self.body {
+            Body::Text { text, .. } => text.content.len() <= budget.chars.min(budget.bytes),
+            Body::Markdown { markdown, .. } => {
+                markdown.text.len() <= budget.chars.min(budget.bytes)
+            }
+            _ => true,
+        };
+        if short {
+            return vec![self];
+        }
         match self.body {
             Body::Text { text, at } => {
                 let parts = split_lines(&text.content, budget, false);
