@@ -279,7 +279,8 @@ impl CachedSecrets {
     /// # use case_bot_core::*;
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let cached = CachedSecrets::new(Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap())), Duration::from_secs(1), Duration::from_secs(60));
-    /// assert!(!cached.refresh().await); // same value
+    /// cached.get().await.unwrap();
+    /// assert!(!cached.refresh().await); // re-read, same value
     /// # }
     /// ```
     pub async fn refresh(&self) -> bool {
