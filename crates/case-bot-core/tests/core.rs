@@ -290,3 +290,42 @@ async fn sqlite_claims_are_atomic_under_concurrency() {
     }
     assert_eq!(winners, 1);
 }
+
+#[tokio::test]
+async fn english_replies_when_selected_and_every_reply_carries_the_aws_keyword() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let bot = CaseBot::builder(
+        Arc::new(Sandbox::new()),
+        Arc::new(StaticSecrets::new(secrets_json(APP_SECRET))),
+    )
+    .config(BotConfig {
+        lang: support_commands::Lang::En,
+        reply_before_response: true,
+        ..BotConfig::default()
+    })
+    .api_base(fake.base_url())
+    .build()
+    .unwrap();
+    let texts = [
+        "help",
+        "lookup ec2",
+        "severity",
+        "list",
+        "提工单\nsubject:x",
+        "resolve case-1-nope",
+        "hello there",
+    ];
+    for (i, text) in texts.iter().enumerate() {
+        let request = fake
+            .callback(*text)
+            .build("/dingtalk/callback", &AppSecret::new(APP_SECRET));
+        assert_eq!(bot.handle(to_request(request)).await.status(), 200);
+        let got = fake.wait_for_messages(i + 1, Duration::from_secs(5)).await;
+        let reply = got[i].text();
+        assert!(reply.contains("AWS"), "{text:?} → {reply}");
+        assert!(
+            !reply.contains("帮助") || *text == "提工单\nsubject:x",
+            "English reply for {text:?}: {reply}"
+        );
+    }
+}
