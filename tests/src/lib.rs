@@ -315,11 +315,18 @@ impl MotoServer {
     /// moto.reset().unwrap();
     /// ```
     pub fn reset(&self) -> std::io::Result<()> {
+        self.post_json("/moto-api/reset", "")
+    }
+
+    /// POSTs `body` to `path` and expects HTTP 200.
+    fn post_json(&self, path: &str, body: &str) -> std::io::Result<()> {
         let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        stream.write_all(
-            b"POST /moto-api/reset HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
-        )?;
+        let request = format!(
+            "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes())?;
         let mut head = [0_u8; 12];
         stream.read_exact(&mut head)?;
         if head.ends_with(b"200") {
@@ -327,7 +334,7 @@ impl MotoServer {
         } else {
             Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidData,
-                "moto reset did not answer 200",
+                format!("moto did not answer 200 to POST {path}"),
             ))
         }
     }
@@ -349,23 +356,7 @@ impl MotoServer {
             json_string(case_id),
             json_string(body)
         );
-        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
-        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-        let request = format!(
-            "POST /casebot/support/engineer-reply HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
-            payload.len()
-        );
-        stream.write_all(request.as_bytes())?;
-        let mut head = [0_u8; 12];
-        stream.read_exact(&mut head)?;
-        if head.ends_with(b"200") {
-            Ok(())
-        } else {
-            Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "engineer-reply did not answer 200",
-            ))
-        }
+        self.post_json("/casebot/support/engineer-reply", &payload)
     }
 
     /// An `SdkConfig` for this server: its endpoint, region us-east-1, dummy credentials and

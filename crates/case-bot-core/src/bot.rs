@@ -248,7 +248,7 @@ impl CaseBotBuilder {
                     Duration::from_secs(300),
                     Duration::from_secs(30),
                 ),
-                support: Arc::new(support_commands::Cached::new(ArcApi(self.support))),
+                support: Arc::new(support_commands::Cached::new(self.support)),
                 store: self.store,
                 config: self.config,
                 sender,
@@ -261,51 +261,6 @@ impl CaseBotBuilder {
                 idle: Notify::new(),
             }),
         })
-    }
-}
-
-/// Lets `Cached` wrap an `Arc<dyn SupportApi>`.
-#[derive(Clone)]
-struct ArcApi(Arc<dyn SupportApi>);
-
-#[async_trait::async_trait]
-impl SupportApi for ArcApi {
-    async fn describe_services(&self, l: &str) -> Result<Arc<Vec<Service>>, SupportError> {
-        self.0.describe_services(l).await
-    }
-    async fn describe_severity_levels(
-        &self,
-        l: &str,
-    ) -> Result<Vec<support_commands::SeverityLevel>, SupportError> {
-        self.0.describe_severity_levels(l).await
-    }
-    async fn create_case(&self, c: &support_commands::NewCase) -> Result<CaseId, SupportError> {
-        self.0.create_case(c).await
-    }
-    async fn describe_case(
-        &self,
-        c: &CaseRef,
-        p: Option<&str>,
-    ) -> Result<support_commands::CaseView, SupportError> {
-        self.0.describe_case(c, p).await
-    }
-    async fn list_cases(
-        &self,
-        f: &CaseFilter,
-        p: Option<&str>,
-    ) -> Result<support_commands::CasePage, SupportError> {
-        self.0.list_cases(f, p).await
-    }
-    async fn add_communication(
-        &self,
-        c: &CaseId,
-        b: &str,
-        cc: &[String],
-    ) -> Result<support_commands::ReplyOutcome, SupportError> {
-        self.0.add_communication(c, b, cc).await
-    }
-    async fn resolve_case(&self, c: &CaseId) -> Result<support_commands::Resolution, SupportError> {
-        self.0.resolve_case(c).await
     }
 }
 

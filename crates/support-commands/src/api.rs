@@ -67,6 +67,56 @@ pub trait SupportApi: Send + Sync {
     async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, SupportError>;
 }
 
+/// A shared backend is a backend: `Arc<dyn SupportApi>` can be wrapped (e.g. by [`Cached`]).
+///
+/// ```
+/// use std::sync::Arc;
+/// use support_commands::{Cached, Sandbox, SupportApi};
+/// let shared: Arc<dyn SupportApi> = Arc::new(Sandbox::new());
+/// let cached = Cached::new(shared);
+/// # let _ = cached;
+/// ```
+#[async_trait]
+impl<T: SupportApi + ?Sized> SupportApi for Arc<T> {
+    async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, SupportError> {
+        (**self).describe_services(language).await
+    }
+    async fn describe_severity_levels(
+        &self,
+        language: &str,
+    ) -> Result<Vec<SeverityLevel>, SupportError> {
+        (**self).describe_severity_levels(language).await
+    }
+    async fn create_case(&self, case: &NewCase) -> Result<CaseId, SupportError> {
+        (**self).create_case(case).await
+    }
+    async fn describe_case(
+        &self,
+        case: &CaseRef,
+        page: Option<&str>,
+    ) -> Result<CaseView, SupportError> {
+        (**self).describe_case(case, page).await
+    }
+    async fn list_cases(
+        &self,
+        filter: &CaseFilter,
+        page: Option<&str>,
+    ) -> Result<CasePage, SupportError> {
+        (**self).list_cases(filter, page).await
+    }
+    async fn add_communication(
+        &self,
+        case: &CaseId,
+        body: &str,
+        cc: &[String],
+    ) -> Result<ReplyOutcome, SupportError> {
+        (**self).add_communication(case, body, cc).await
+    }
+    async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, SupportError> {
+        (**self).resolve_case(case).await
+    }
+}
+
 /// How long [`Cached`] keeps answers.
 ///
 /// ```
