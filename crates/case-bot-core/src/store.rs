@@ -214,8 +214,9 @@ mod sqlite {
 
     use std::collections::HashMap;
     use std::path::Path;
-    use std::sync::mpsc;
-    use std::sync::{Arc, Mutex, PoisonError};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Condvar, Mutex, PoisonError};
+    use std::time::Duration;
 
     use async_trait::async_trait;
     use rusqlite::{Connection, params};
@@ -255,7 +256,46 @@ mod sqlite {
     #[derive(Debug, Clone)]
     pub struct SqliteStore {
         memory: Arc<Mutex<Memory>>,
-        writer: mpsc::Sender<Op>,
+        queue: Arc<Queue>,
+    }
+
+    /// Changes waiting for the writer thread. Senders wake the writer only when it sleeps
+    /// on an empty queue; under load it wakes itself every 2 ms and takes everything queued,
+    /// so a burst costs one wake-up and one transaction, not one per request.
+    #[derive(Default)]
+    struct Queue {
+        ops: Mutex<Vec<Op>>,
+        wake: Condvar,
+        sleeping: AtomicBool,
+    }
+
+    impl std::fmt::Debug for Queue {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Queue").finish_non_exhaustive()
+        }
+    }
+
+    impl Queue {
+        fn push(&self, op: Op) {
+            self.ops
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(op);
+            if self.sleeping.load(Ordering::Acquire) {
+                self.wake.notify_one();
+            }
+        }
+
+        /// Blocks until something is queued, then returns all of it.
+        fn take(&self) -> Vec<Op> {
+            let mut ops = self.ops.lock().unwrap_or_else(PoisonError::into_inner);
+            while ops.is_empty() {
+                self.sleeping.store(true, Ordering::Release);
+                ops = self.wake.wait(ops).unwrap_or_else(PoisonError::into_inner);
+            }
+            self.sleeping.store(false, Ordering::Release);
+            std::mem::take(&mut *ops)
+        }
     }
 
     fn migrate(conn: &Connection) -> Result<(), rusqlite::Error> {
@@ -338,30 +378,22 @@ mod sqlite {
         tx.commit()
     }
 
-    fn writer_loop(mut conn: Connection, ops: &mpsc::Receiver<Op>) {
-        while let Ok(first) = ops.recv() {
-            let mut batch = vec![first];
-            // Gather what arrives within 2 ms into one transaction: under load one commit
-            // carries hundreds of writes instead of one.
-            let until = std::time::Instant::now() + std::time::Duration::from_millis(2);
-            while batch.len() < 10_000 {
-                let left = until.saturating_duration_since(std::time::Instant::now());
-                match ops.recv_timeout(left) {
-                    Ok(Op::Flush(done)) => {
-                        batch.push(Op::Flush(done));
-                        break;
-                    }
-                    Ok(op) => batch.push(op),
-                    Err(_) => break,
-                }
-            }
+    fn writer_loop(mut conn: Connection, queue: &Queue) {
+        loop {
+            let batch = queue.take();
             if let Err(e) = write_batch(&mut conn, &batch) {
                 tracing::error!(error = %e, ops = batch.len(), "state store write failed");
             }
+            let mut flushed = false;
             for op in batch {
                 if let Op::Flush(done) = op {
+                    flushed = true;
                     let _ = done.send(());
                 }
+            }
+            if !flushed {
+                // Let the next burst gather into one transaction.
+                std::thread::sleep(Duration::from_millis(2));
             }
         }
     }
@@ -381,14 +413,15 @@ mod sqlite {
             let conn = Connection::open(path).map_err(err)?;
             migrate(&conn).map_err(err)?;
             let memory = load(&conn).map_err(err)?;
-            let (writer, ops) = mpsc::channel();
+            let queue = Arc::new(Queue::default());
+            let writer_queue = Arc::clone(&queue);
             std::thread::Builder::new()
                 .name("casebot-store".to_owned())
-                .spawn(move || writer_loop(conn, &ops))
+                .spawn(move || writer_loop(conn, &writer_queue))
                 .map_err(err)?;
             Ok(Self {
                 memory: Arc::new(Mutex::new(memory)),
-                writer,
+                queue,
             })
         }
 
@@ -397,9 +430,8 @@ mod sqlite {
         }
 
         fn write(&self, op: Op) -> Result<(), StoreError> {
-            self.writer
-                .send(op)
-                .map_err(|_| StoreError("the store's writer thread has stopped".to_owned()))
+            self.queue.push(op);
+            Ok(())
         }
     }
 
@@ -450,9 +482,8 @@ mod sqlite {
 
         async fn flush(&self) {
             let (done, wait) = tokio::sync::oneshot::channel();
-            if self.writer.send(Op::Flush(done)).is_ok() {
-                let _ = wait.await;
-            }
+            self.queue.push(Op::Flush(done));
+            let _ = wait.await;
         }
     }
 }
