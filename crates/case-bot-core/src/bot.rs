@@ -397,7 +397,8 @@ impl CaseBot {
     ///
     /// Status codes: 200 (handled, including duplicates and refusals, which get a chat
     /// reply), 400 (not a DingTalk callback body), 401 (missing or bad signature or
-    /// timestamp), 404, 405, 413 (body over 64 KiB), 503 (the secret could not be read).
+    /// timestamp), 404, 405, 413 (body over 64 KiB), 415 (a declared content type other than
+    /// JSON), 503 (the secret could not be read).
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -486,6 +487,19 @@ impl CaseBot {
             return rejection(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!("the body is larger than {max} bytes"),
+            );
+        }
+        // DingTalk posts JSON; a declared other type is a client error (no type is tolerated).
+        if let Some(content_type) = parts.headers.get(http::header::CONTENT_TYPE)
+            && !content_type.to_str().is_ok_and(|t| {
+                t.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("application/json")
+            })
+        {
+            return rejection(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the body must be application/json",
             );
         }
         let secrets = match self.verify(&parts.headers).await {

@@ -329,3 +329,28 @@ async fn english_replies_when_selected_and_every_reply_carries_the_aws_keyword()
         );
     }
 }
+
+#[tokio::test]
+async fn non_json_content_type_is_415_and_a_missing_one_is_tolerated() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let bot = CaseBot::builder(
+        Arc::new(Sandbox::new()),
+        Arc::new(StaticSecrets::new(secrets_json(APP_SECRET))),
+    )
+    .api_base(fake.base_url())
+    .build()
+    .unwrap();
+    let mut form = fake
+        .callback("帮助")
+        .build("/dingtalk/callback", &AppSecret::new(APP_SECRET));
+    form.headers_mut().insert(
+        "content-type",
+        "application/x-www-form-urlencoded".parse().unwrap(),
+    );
+    assert_eq!(bot.handle(to_request(form)).await.status(), 415);
+    let mut bare = fake
+        .callback("帮助")
+        .build("/dingtalk/callback", &AppSecret::new(APP_SECRET));
+    bare.headers_mut().remove("content-type");
+    assert_eq!(bot.handle(to_request(bare)).await.status(), 200);
+}
