@@ -21,12 +21,16 @@
 
 mod bot;
 mod config;
+#[cfg(feature = "dynamodb")]
+mod dynamo;
 mod render;
 mod secrets;
 mod store;
 
 pub use bot::{BuildError, CALLBACK_PATH, CaseBot, CaseBotBuilder, HEALTH_PATH};
 pub use config::{BotConfig, ReplyMode, ResolvePolicy};
+#[cfg(feature = "dynamodb")]
+pub use dynamo::DynamoStore;
 #[cfg(feature = "aws")]
 pub use secrets::SecretsManagerSource;
 pub use secrets::{
