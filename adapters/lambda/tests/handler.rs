@@ -1,0 +1,180 @@
+//! The Lambda handler from real API Gateway HTTP API (payload v2) event JSON, signed like
+//! DingTalk: every command, bad signatures, duplicates, base64 bodies, status codes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use case_bot_core::{BotConfig, CaseBot, MemoryStore, Secrets, StaticSecrets};
+use dingtalk_robot::testing::FakeDingTalk;
+use dingtalk_robot::{AppSecret, Sender};
+use support_commands::Sandbox;
+
+const APP_SECRET: &str = "lambda-app-secret";
+
+fn bot(fake: &FakeDingTalk) -> CaseBot {
+    CaseBot::builder(
+        Arc::new(Sandbox::new()),
+        Arc::new(StaticSecrets::new(
+            Secrets::from_json(&format!(r#"{{"app_secret":"{APP_SECRET}"}}"#)).unwrap(),
+        )),
+    )
+    .store(Arc::new(MemoryStore::default()))
+    .sender(Sender::builder().api_base(fake.base_url()).build().unwrap())
+    .config(BotConfig {
+        reply_before_response: true,
+        command_deadline: case_bot_lambda::COMMAND_DEADLINE,
+        ..BotConfig::default()
+    })
+    .build()
+    .unwrap()
+}
+
+/// An API Gateway v2 event whose body is a DingTalk callback signed with `secret`.
+fn event(
+    fake: &FakeDingTalk,
+    text: &str,
+    secret: &str,
+    msg_id: Option<&str>,
+    base64: bool,
+) -> lambda_http::Request {
+    let mut builder = fake.callback(text);
+    if let Some(id) = msg_id {
+        builder = builder.msg_id(id);
+    }
+    let signed = builder.build("/dingtalk/callback", &AppSecret::new(secret));
+    let header = |name: &str| signed.headers()[name].to_str().unwrap().to_owned();
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/apigw_v2_event.json")).unwrap();
+    event["headers"]["timestamp"] = header("timestamp").into();
+    event["headers"]["sign"] = header("sign").into();
+    let body = String::from_utf8(signed.body().clone()).unwrap();
+    if base64 {
+        use base64::Engine as _;
+        event["body"] = base64::engine::general_purpose::STANDARD
+            .encode(body.as_bytes())
+            .into();
+        event["isBase64Encoded"] = true.into();
+    } else {
+        event["body"] = body.into();
+    }
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+async fn status(bot: &CaseBot, request: lambda_http::Request) -> u16 {
+    case_bot_lambda::handle(bot, request)
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn every_command_is_answered_before_the_handler_returns() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let bot = bot(&fake);
+    let create = "提工单\nsubject:EC2 实例无法连接\nbody:SSH 超时\nseverityCode:high\nserviceCode:amazon-elastic-compute-cloud-linux\ncategoryCode:instance-issue";
+    assert_eq!(
+        status(&bot, event(&fake, create, APP_SECRET, None, false)).await,
+        200
+    );
+    // The reply was posted before the handler returned: nothing may run after it in Lambda.
+    let created = fake.messages();
+    assert_eq!(created.len(), 1);
+    assert!(
+        created[0].text().starts_with("AWS-[创建工单成功]"),
+        "{}",
+        created[0].text()
+    );
+    let case_id = created[0]
+        .text()
+        .split_whitespace()
+        .find(|w| w.starts_with("case-"))
+        .unwrap()
+        .to_owned();
+
+    let commands = [
+        (
+            "查找ServiceCode: ec2".to_owned(),
+            "amazon-elastic-compute-cloud-linux",
+        ),
+        (format!("查看 {case_id}"), "EC2 实例无法连接"),
+        ("工单列表".to_owned(), case_id.as_str()),
+        (format!("回复 {case_id}\n补充日志"), "AWS-[回复成功]"),
+        ("严重级别".to_owned(), "critical"),
+        ("帮助".to_owned(), "释放case,case_id:"),
+        (format!("释放case,case_id:{case_id}"), "AWS-[释放case成功]"),
+    ];
+    for (i, (text, expected)) in commands.iter().enumerate() {
+        assert_eq!(
+            status(&bot, event(&fake, text, APP_SECRET, None, false)).await,
+            200,
+            "{text}"
+        );
+        let got = fake.messages();
+        assert_eq!(
+            got.len(),
+            i + 2,
+            "one reply per command, already delivered: {text}"
+        );
+        assert!(
+            got[i + 1].text().contains(expected),
+            "{text} → {}",
+            got[i + 1].text()
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_signature_is_401_and_runs_nothing() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let bot = bot(&fake);
+    assert_eq!(
+        status(&bot, event(&fake, "帮助", "wrong secret", None, false)).await,
+        401
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(fake.messages().is_empty());
+}
+
+#[tokio::test]
+async fn redelivered_event_is_200_without_a_second_reply() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let bot = bot(&fake);
+    for _ in 0..3 {
+        assert_eq!(
+            status(
+                &bot,
+                event(&fake, "帮助", APP_SECRET, Some("msg-lambda-dup"), false)
+            )
+            .await,
+            200
+        );
+    }
+    assert_eq!(fake.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn base64_encoded_bodies_are_decoded() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let bot = bot(&fake);
+    assert_eq!(
+        status(&bot, event(&fake, "严重级别", APP_SECRET, None, true)).await,
+        200
+    );
+    assert!(fake.messages()[0].text().contains("critical"));
+}
+
+#[tokio::test]
+async fn malformed_body_is_400() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let bot = bot(&fake);
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/apigw_v2_event.json")).unwrap();
+    let timestamp = dingtalk_robot::now_ms().to_string();
+    event["headers"]["sign"] = dingtalk_robot::sign(APP_SECRET, &timestamp).into();
+    event["headers"]["timestamp"] = timestamp.into();
+    event["body"] = "{not json".into();
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    assert_eq!(status(&bot, request).await, 400);
+}
