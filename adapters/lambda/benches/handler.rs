@@ -20,19 +20,29 @@ static N: AtomicU64 = AtomicU64::new(0);
 fn bot(fake: &FakeDingTalk, mode: ReplyMode) -> CaseBot {
     CaseBot::builder(
         Arc::new(Sandbox::new()),
-        Arc::new(StaticSecrets::new(Secrets::from_json(&format!(r#"{{"app_secret":"{SECRET}"}}"#)).unwrap())),
+        Arc::new(StaticSecrets::new(
+            Secrets::from_json(&format!(r#"{{"app_secret":"{SECRET}"}}"#)).unwrap(),
+        )),
     )
     .store(Arc::new(MemoryStore::default()))
     .sender(Sender::builder().api_base(fake.base_url()).build().unwrap())
-    .config(BotConfig { reply_mode: mode, reply_before_response: true, ..BotConfig::default() })
+    .config(BotConfig {
+        reply_mode: mode,
+        reply_before_response: true,
+        ..BotConfig::default()
+    })
     .build()
     .unwrap()
 }
 
 fn event(fake: &FakeDingTalk, text: &str) -> lambda_http::Request {
     let id = N.fetch_add(1, Ordering::Relaxed);
-    let signed = fake.callback(text).msg_id(format!("bench-{id}")).build("/dingtalk/callback", &AppSecret::new(SECRET));
-    let mut event: serde_json::Value = serde_json::from_str(include_str!("../tests/fixtures/apigw_v2_event.json")).unwrap();
+    let signed = fake
+        .callback(text)
+        .msg_id(format!("bench-{id}"))
+        .build("/dingtalk/callback", &AppSecret::new(SECRET));
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("../tests/fixtures/apigw_v2_event.json")).unwrap();
     event["headers"]["timestamp"] = signed.headers()["timestamp"].to_str().unwrap().into();
     event["headers"]["sign"] = signed.headers()["sign"].to_str().unwrap().into();
     event["body"] = String::from_utf8(signed.body().clone()).unwrap().into();
@@ -40,15 +50,25 @@ fn event(fake: &FakeDingTalk, text: &str) -> lambda_http::Request {
 }
 
 fn bench(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let fake = runtime.block_on(FakeDingTalk::start()).unwrap();
-    for (mode, label) in [(ReplyMode::Response, "in response"), (ReplyMode::Session, "posted to loopback DingTalk")] {
+    for (mode, label) in [
+        (ReplyMode::Response, "in response"),
+        (ReplyMode::Session, "posted to loopback DingTalk"),
+    ] {
         let bot = bot(&fake, mode);
         for (name, text) in [("help", "帮助"), ("lookup", "查找ServiceCode: ec2")] {
             c.bench_function(&format!("handle {name}, reply {label}"), |b| {
                 b.iter_batched(
                     || event(&fake, text),
-                    |request| runtime.block_on(case_bot_lambda::handle(&bot, request)).unwrap(),
+                    |request| {
+                        runtime
+                            .block_on(case_bot_lambda::handle(&bot, request))
+                            .unwrap()
+                    },
                     BatchSize::SmallInput,
                 );
             });
