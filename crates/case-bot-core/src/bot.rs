@@ -624,16 +624,23 @@ impl CaseBot {
         };
         let Some(target) = target else {
             self.inner.delivery_failures.fetch_add(1, Ordering::SeqCst);
+            let undelivered: Vec<String> = messages
+                .iter()
+                .filter_map(|m| serde_json::to_string(m).ok())
+                .collect();
             tracing::error!(
                 case_id,
+                reply = ?undelivered,
                 "reply not delivered: no sessionWebhook in the callback and no access_token configured"
             );
             return;
         };
         for message in messages {
+            // Kept for the log: an undelivered reply must stay visible to an operator.
+            let undelivered = serde_json::to_string(&message).unwrap_or_default();
             if let Err(err) = self.inner.sender.send(&target, message).await {
                 self.inner.delivery_failures.fetch_add(1, Ordering::SeqCst);
-                tracing::error!(case_id, error = %err, "reply not delivered after retries");
+                tracing::error!(case_id, error = %err, reply = %undelivered, "reply not delivered after retries");
             }
         }
     }
