@@ -3,6 +3,8 @@
 //! both stores, attribution and length limits.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -206,55 +208,15 @@ async fn attribution_counts_towards_the_8000_character_limit() {
     );
 }
 
-async fn store_contract(store: &dyn Store) {
-    assert!(store.claim("msg:a", 60_000).await.unwrap());
-    assert!(!store.claim("msg:a", 60_000).await.unwrap(), "held");
-    assert!(store.claim("msg:expired", -1).await.unwrap());
-    assert!(
-        store.claim("msg:expired", 60_000).await.unwrap(),
-        "an expired claim is free again"
-    );
-    let link = case_bot_core::CaseLink {
-        conversation_id: "cid".into(),
-        conversation_title: Some("运维值班".into()),
-        opener_staff_id: Some("staff-1".into()),
-        opener_nick: "张三".into(),
-        created_at_ms: 1,
-    };
-    store.put_case("case-1", &link).await.unwrap();
-    assert_eq!(store.case("case-1").await.unwrap(), Some(link));
-    assert_eq!(store.case("case-2").await.unwrap(), None);
-    for i in 0..3 {
-        let record = case_bot_core::AuditRecord {
-            at_ms: i,
-            sender: "张三".into(),
-            sender_staff_id: None,
-            conversation_id: "cid".into(),
-            command: format!("c{i}"),
-            case_id: None,
-            outcome: "ok".into(),
-        };
-        store.audit(&record).await.unwrap();
-    }
-    let recent: Vec<String> = store
-        .recent_audit(2)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.command)
-        .collect();
-    assert_eq!(recent, ["c2", "c1"]);
-}
-
 #[tokio::test]
 async fn memory_and_sqlite_stores_keep_the_same_contract() {
-    store_contract(&MemoryStore::default()).await;
+    common::store_contract(&MemoryStore::default(), 0).await;
     let dir = std::env::temp_dir().join(format!("casebot-core-store-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("state.db");
     let _ = std::fs::remove_file(&path);
     let store = SqliteStore::open(&path).unwrap();
-    store_contract(&store).await;
+    common::store_contract(&store, 0).await;
     store.flush().await;
     // Reopened, the data is still there.
     let reopened = SqliteStore::open(&path).unwrap();

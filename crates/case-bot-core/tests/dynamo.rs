@@ -3,6 +3,8 @@
 //! one reply.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,48 +25,11 @@ async fn store_on(moto: &MotoServer, table: &str) -> DynamoStore {
 async fn dynamo_store_keeps_the_store_contract() {
     let moto = MotoServer::start();
     let store = store_on(&moto, "casebot-state").await;
-    assert!(store.claim("msg:a", 60_000).await.unwrap());
-    assert!(!store.claim("msg:a", 60_000).await.unwrap(), "held");
-    // moto never deletes expired items: the condition compares the expiry itself.
-    assert!(store.claim("msg:expired", -1).await.unwrap());
-    assert!(
-        store.claim("msg:expired", 60_000).await.unwrap(),
-        "an expired claim is free again"
-    );
-    let link = case_bot_core::CaseLink {
-        conversation_id: "cid".into(),
-        conversation_title: Some("运维值班".into()),
-        opener_staff_id: Some("staff-1".into()),
-        opener_nick: "张三".into(),
-        created_at_ms: 1,
-    };
-    store.put_case("case-1", &link).await.unwrap();
-    assert_eq!(store.case("case-1").await.unwrap(), Some(link));
-    assert_eq!(store.case("case-2").await.unwrap(), None);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_millis() as i64;
-    for i in 0..3 {
-        let record = case_bot_core::AuditRecord {
-            at_ms: now + i,
-            sender: "张三".into(),
-            sender_staff_id: None,
-            conversation_id: "cid".into(),
-            command: format!("c{i}"),
-            case_id: None,
-            outcome: "ok".into(),
-        };
-        store.audit(&record).await.unwrap();
-    }
-    let recent: Vec<String> = store
-        .recent_audit(2)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.command)
-        .collect();
-    assert_eq!(recent, ["c2", "c1"]);
+        .as_millis();
+    common::store_contract(&store, i64::try_from(now).unwrap()).await;
 }
 
 #[tokio::test]
