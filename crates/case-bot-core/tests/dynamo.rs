@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use case_bot_core::{BotConfig, CaseBot, DynamoStore, Secrets, StaticSecrets, Store};
+use case_bot_core::{BotConfig, CaseBot, DynamoStore, Secrets, StaticSecrets};
 use casebot_testkit::MotoServer;
 use dingtalk_robot::AppSecret;
 use dingtalk_robot::testing::FakeDingTalk;
