@@ -53,17 +53,8 @@ fn n(value: i64) -> AttributeValue {
 
 /// `YYYY-MM-DD` (UTC) of a Unix-ms instant.
 fn day(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    let iso = support_commands::iso8601(u64::try_from(ms).unwrap_or(0));
+    iso.get(..10).unwrap_or_default().to_owned()
 }
 
 impl DynamoStore {

@@ -52,4 +52,6 @@ pub use model::{
 pub use parse::{
     LANGUAGES, MAX_BODY_CHARS, MAX_CC, MAX_QUERY_CHARS, MAX_SUBJECT_CHARS, ParseError, parse,
 };
-pub use sandbox::{COMMUNICATIONS_PAGE, SIMULATED_REPLY, Sandbox, SandboxClock, SandboxConfig};
+pub use sandbox::{
+    COMMUNICATIONS_PAGE, SIMULATED_REPLY, Sandbox, SandboxClock, SandboxConfig, iso8601,
+};

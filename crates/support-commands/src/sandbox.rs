@@ -125,8 +125,13 @@ fn millis(t: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// ISO-8601 UTC with milliseconds, as AWS writes `timeCreated`.
-fn iso8601(ms: u64) -> String {
+/// Unix milliseconds as ISO-8601 UTC with milliseconds, the way AWS writes `timeCreated`.
+///
+/// ```
+/// assert_eq!(support_commands::iso8601(1_709_210_096_000), "2024-02-29T12:34:56.000Z");
+/// ```
+#[must_use]
+pub fn iso8601(ms: u64) -> String {
     let secs = ms / 1000;
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
