@@ -20,7 +20,75 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+/// Captures every `tracing` event of the current thread at TRACE level, as text, for tests
+/// that check what reaches the logs (for example that no secret does). Use it in a
+/// current-thread runtime (`#[tokio::test]`'s default) so spawned tasks log here too.
+///
+/// ```
+/// let logs = casebot_testkit::LogCapture::start();
+/// tracing::info!(answer = 42, "hello");
+/// assert!(logs.text().contains("hello") && logs.text().contains("answer=42"));
+/// ```
+#[derive(Debug)]
+pub struct LogCapture {
+    buffer: Arc<Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+#[derive(Clone)]
+struct Writer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Writer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogCapture {
+    /// Starts capturing on this thread until the value is dropped.
+    ///
+    /// ```
+    /// let logs = casebot_testkit::LogCapture::start();
+    /// # drop(logs);
+    /// ```
+    #[must_use]
+    pub fn start() -> Self {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let writer = Writer(Arc::clone(&buffer));
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        Self {
+            buffer,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    /// Everything logged so far.
+    ///
+    /// ```
+    /// let logs = casebot_testkit::LogCapture::start();
+    /// assert!(logs.text().is_empty());
+    /// ```
+    #[must_use]
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buffer.lock().unwrap_or_else(PoisonError::into_inner))
+            .into_owned()
+    }
+}
 
 /// The moto version the project pins (see `tests/moto/requirements.txt`).
 pub const MOTO_VERSION: &str = "5.2.1";

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,29 +34,9 @@ fn secrets_json(app: &str) -> Secrets {
     .unwrap()
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn trace_logs_and_debug_output_never_contain_secrets() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = casebot_testkit::LogCapture::start();
 
     let fake = FakeDingTalk::builder()
         .robot(FakeRobot::new(TOKEN).secret(WEBHOOK_SECRET).keyword("AWS"))
@@ -89,7 +68,7 @@ async fn trace_logs_and_debug_output_never_contain_secrets() {
         "the signed webhook reply went out"
     );
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("handled"), "{logs}");
     let texts = [
         logs,

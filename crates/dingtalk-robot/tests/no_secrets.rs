@@ -2,8 +2,6 @@
 //! or log output, even at trace level and on error and retry paths.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dingtalk_robot::testing::{FakeDingTalk, FakeRobot};
@@ -16,29 +14,9 @@ const APP_SECRET: &str = "app-secret-DO-NOT-LOG-1";
 const TOKEN: &str = "access-token-DO-NOT-LOG-2";
 const WEBHOOK_SECRET: &str = "SECwebhook-secret-DO-NOT-LOG-3";
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn trace_logs_debug_and_errors_never_contain_secrets() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = casebot_testkit::LogCapture::start();
 
     let fake = FakeDingTalk::builder()
         .rate_limit(1, Duration::from_secs(60))
@@ -127,7 +105,7 @@ async fn trace_logs_debug_and_errors_never_contain_secrets() {
         .unwrap_err();
     outputs.push(format!("{signed} | {signed:?}"));
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(
         logs.contains("retrying"),
         "the retry path was logged: {logs}"
