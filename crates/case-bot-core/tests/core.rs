@@ -27,6 +27,20 @@ fn to_request(request: http::Request<Vec<u8>>) -> http::Request<Bytes> {
     request.map(Bytes::from)
 }
 
+/// A bot on `support` and `secrets` that replies to the fake DingTalk.
+fn bot_on(
+    fake: &FakeDingTalk,
+    support: Arc<dyn support_commands::SupportApi>,
+    secrets: Arc<dyn SecretSource>,
+    config: BotConfig,
+) -> CaseBot {
+    CaseBot::builder(support, secrets)
+        .config(config)
+        .api_base(fake.base_url())
+        .build()
+        .unwrap()
+}
+
 fn secrets_json(app: &str) -> Secrets {
     Secrets::from_json(&format!(
         r#"{{"app_secret":"{app}","access_token":"{TOKEN}","webhook_secret":"{WEBHOOK_SECRET}"}}"#
@@ -43,18 +57,16 @@ async fn trace_logs_and_debug_output_never_contain_secrets() {
         .start()
         .await
         .unwrap();
-    let bot = CaseBot::builder(
+    let bot = bot_on(
+        &fake,
         Arc::new(Sandbox::new()),
         Arc::new(StaticSecrets::new(secrets_json(APP_SECRET))),
-    )
-    .config(BotConfig {
-        reply_mode: ReplyMode::Webhook,
-        reply_before_response: true,
-        ..BotConfig::default()
-    })
-    .api_base(fake.base_url())
-    .build()
-    .unwrap();
+        BotConfig {
+            reply_mode: ReplyMode::Webhook,
+            reply_before_response: true,
+            ..BotConfig::default()
+        },
+    );
     let good = fake.callback("提工单\nsubject:s\nbody:b\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance").build("/dingtalk/callback", &AppSecret::new(APP_SECRET));
     assert_eq!(bot.handle(to_request(good)).await.status(), 200);
     let bad = fake
@@ -105,13 +117,12 @@ async fn bad_signatures_re_read_the_secret_at_most_once_per_interval() {
         current: Mutex::new("old".into()),
         reads: AtomicUsize::new(0),
     });
-    let bot = CaseBot::builder(
+    let bot = bot_on(
+        &fake,
         Arc::new(Sandbox::new()),
         Arc::clone(&source) as Arc<dyn SecretSource>,
-    )
-    .api_base(fake.base_url())
-    .build()
-    .unwrap();
+        BotConfig::default(),
+    );
     for _ in 0..50 {
         let bad = fake
             .callback("帮助")
@@ -132,13 +143,12 @@ async fn rotated_secret_is_accepted_after_one_re_read() {
         current: Mutex::new("old".into()),
         reads: AtomicUsize::new(0),
     });
-    let bot = CaseBot::builder(
+    let bot = bot_on(
+        &fake,
         Arc::new(Sandbox::new()),
         Arc::clone(&source) as Arc<dyn SecretSource>,
-    )
-    .api_base(fake.base_url())
-    .build()
-    .unwrap();
+        BotConfig::default(),
+    );
     let old = fake
         .callback("帮助")
         .build("/dingtalk/callback", &AppSecret::new("old"));
@@ -154,17 +164,15 @@ async fn rotated_secret_is_accepted_after_one_re_read() {
 async fn attribution_counts_towards_the_8000_character_limit() {
     let fake = FakeDingTalk::start().await.unwrap();
     let sandbox = Arc::new(Sandbox::new());
-    let bot = CaseBot::builder(
+    let bot = bot_on(
+        &fake,
         Arc::clone(&sandbox) as Arc<dyn support_commands::SupportApi>,
         Arc::new(StaticSecrets::new(secrets_json(APP_SECRET))),
-    )
-    .config(BotConfig {
-        reply_before_response: true,
-        ..BotConfig::default()
-    })
-    .api_base(fake.base_url())
-    .build()
-    .unwrap();
+        BotConfig {
+            reply_before_response: true,
+            ..BotConfig::default()
+        },
+    );
     let body = "x".repeat(7_990);
     let text = format!(
         "提工单\nsubject:s\nbody:{body}\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance"
@@ -235,18 +243,16 @@ async fn sqlite_claims_are_atomic_under_concurrency() {
 #[tokio::test]
 async fn english_replies_when_selected_and_every_reply_carries_the_aws_keyword() {
     let fake = FakeDingTalk::start().await.unwrap();
-    let bot = CaseBot::builder(
+    let bot = bot_on(
+        &fake,
         Arc::new(Sandbox::new()),
         Arc::new(StaticSecrets::new(secrets_json(APP_SECRET))),
-    )
-    .config(BotConfig {
-        lang: support_commands::Lang::En,
-        reply_before_response: true,
-        ..BotConfig::default()
-    })
-    .api_base(fake.base_url())
-    .build()
-    .unwrap();
+        BotConfig {
+            lang: support_commands::Lang::En,
+            reply_before_response: true,
+            ..BotConfig::default()
+        },
+    );
     let texts = [
         "help",
         "lookup ec2",
@@ -274,13 +280,12 @@ async fn english_replies_when_selected_and_every_reply_carries_the_aws_keyword()
 #[tokio::test]
 async fn non_json_content_type_is_415_and_a_missing_one_is_tolerated() {
     let fake = FakeDingTalk::start().await.unwrap();
-    let bot = CaseBot::builder(
+    let bot = bot_on(
+        &fake,
         Arc::new(Sandbox::new()),
         Arc::new(StaticSecrets::new(secrets_json(APP_SECRET))),
-    )
-    .api_base(fake.base_url())
-    .build()
-    .unwrap();
+        BotConfig::default(),
+    );
     let mut form = fake
         .callback("帮助")
         .build("/dingtalk/callback", &AppSecret::new(APP_SECRET));
