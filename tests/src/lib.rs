@@ -71,9 +71,18 @@ impl LogCapture {
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
+        // libtest runs tests on threads of one process. While only one dispatcher is
+        // registered, tracing-core asks just the *calling* thread's dispatcher whether a new
+        // callsite is interesting, so a test thread without a subscriber could cache "never"
+        // for a callsite this capture wants. A second, permanent dispatcher turns that
+        // shortcut off; the rebuild then re-asks every callsite already cached.
+        static SECOND: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+        SECOND.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
+        let guard = tracing::subscriber::set_default(subscriber);
+        tracing::callsite::rebuild_interest_cache();
         Self {
             buffer,
-            _guard: tracing::subscriber::set_default(subscriber),
+            _guard: guard,
         }
     }
 

@@ -1,5 +1,6 @@
 //! [`CaseBot`]: `http::Request<Bytes>` in, `http::Response<Bytes>` out.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -37,20 +38,20 @@ struct Context {
     session: Option<SessionWebhook>,
 }
 
-impl Context {
-    fn of(msg: &InboundMessage) -> Self {
+impl From<InboundMessage> for Context {
+    fn from(msg: InboundMessage) -> Self {
+        let session = SessionWebhook::from_message(&msg);
         Self {
-            nick: msg
-                .sender_nick
-                .clone()
-                .unwrap_or_else(|| "unknown".to_owned()),
-            staff_id: msg.sender_staff_id.clone(),
-            conversation_id: msg.conversation_id.clone().unwrap_or_default(),
-            conversation_title: msg.conversation_title.clone(),
-            session: SessionWebhook::from_message(msg),
+            nick: msg.sender_nick.unwrap_or_else(|| "unknown".to_owned()),
+            staff_id: msg.sender_staff_id,
+            conversation_id: msg.conversation_id.unwrap_or_default(),
+            conversation_title: msg.conversation_title,
+            session,
         }
     }
+}
 
+impl Context {
     /// The line AWS sees under a case body or reply, since AWS only sees the bot's role.
     fn attribution(&self, lang: Lang) -> String {
         match (&self.conversation_title, lang) {
@@ -62,19 +63,64 @@ impl Context {
     }
 }
 
+/// A reply rendered once and reused (help, lookups): the message, and when it fits one
+/// DingTalk message, its JSON ready for the HTTP response (`--reply response`), so a repeated
+/// command neither re-renders nor re-serialises it.
+#[derive(Debug)]
+struct Prepared {
+    message: OutboundMessage,
+    body: Option<Bytes>,
+}
+
+impl Prepared {
+    fn new(message: OutboundMessage) -> Arc<Self> {
+        let parts = message.clone().split();
+        let body = match parts.as_slice() {
+            [one] => serde_json::to_vec(one).ok().map(Bytes::from),
+            _ => None,
+        };
+        Arc::new(Self { message, body })
+    }
+}
+
+/// What a command answers.
+enum Reply {
+    /// Rendered for this request.
+    Fresh(OutboundMessage),
+    /// Shared with other requests.
+    Prepared(Arc<Prepared>),
+}
+
+impl Reply {
+    fn into_message(self) -> OutboundMessage {
+        match self {
+            Self::Fresh(message) => message,
+            Self::Prepared(prepared) => prepared.message.clone(),
+        }
+    }
+}
+
 /// The result of one command, for the reply, the audit trail and the logs.
 struct Outcome {
-    messages: Vec<OutboundMessage>,
+    reply: Reply,
     case_id: Option<String>,
-    outcome: String,
+    outcome: Cow<'static, str>,
 }
 
 impl Outcome {
-    fn reply(message: OutboundMessage, outcome: &str) -> Self {
+    fn reply(message: OutboundMessage, outcome: impl Into<Cow<'static, str>>) -> Self {
         Self {
-            messages: vec![message],
+            reply: Reply::Fresh(message),
             case_id: None,
-            outcome: outcome.to_owned(),
+            outcome: outcome.into(),
+        }
+    }
+
+    fn prepared(prepared: &Arc<Prepared>, outcome: &'static str) -> Self {
+        Self {
+            reply: Reply::Prepared(Arc::clone(prepared)),
+            case_id: None,
+            outcome: Cow::Borrowed(outcome),
         }
     }
 
@@ -84,18 +130,18 @@ impl Outcome {
     }
 }
 
-fn error_code(err: &SupportError) -> String {
-    match err {
-        SupportError::CaseNotFound(_) => "case-not-found".to_owned(),
-        SupportError::SubscriptionRequired => "subscription-required".to_owned(),
-        SupportError::CaseCreationLimitExceeded(_) => "case-limit".to_owned(),
-        SupportError::Throttled(_) => "throttled".to_owned(),
-        SupportError::InvalidParameter(_) => "invalid-parameter".to_owned(),
-        SupportError::AccessDenied(_) => "access-denied".to_owned(),
-        SupportError::Timeout => "timeout".to_owned(),
-        SupportError::Transport(_) => "unreachable".to_owned(),
-        other => format!("error: {other}"),
-    }
+fn error_code(err: &SupportError) -> Cow<'static, str> {
+    Cow::Borrowed(match err {
+        SupportError::CaseNotFound(_) => "case-not-found",
+        SupportError::SubscriptionRequired => "subscription-required",
+        SupportError::CaseCreationLimitExceeded(_) => "case-limit",
+        SupportError::Throttled(_) => "throttled",
+        SupportError::InvalidParameter(_) => "invalid-parameter",
+        SupportError::AccessDenied(_) => "access-denied",
+        SupportError::Timeout => "timeout",
+        SupportError::Transport(_) => "unreachable",
+        other => return Cow::Owned(format!("error: {other}")),
+    })
 }
 
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Bytes> {
@@ -240,7 +286,7 @@ impl CaseBotBuilder {
                 "no conversation allow-list: any DingTalk conversation that can reach the robot may use it"
             );
         }
-        let help = help_text(self.config.lang);
+        let help = Prepared::new(render::text(help_text(self.config.lang)));
         Ok(CaseBot {
             inner: Arc::new(Inner {
                 secrets: CachedSecrets::new(
@@ -290,7 +336,7 @@ type IndexCache = (Arc<Vec<Service>>, Arc<ServiceIndex>);
 #[derive(Default)]
 struct LookupCache {
     index: Option<Arc<ServiceIndex>>,
-    replies: std::collections::HashMap<String, (OutboundMessage, &'static str)>,
+    replies: std::collections::HashMap<String, (Arc<Prepared>, &'static str)>,
 }
 
 /// Most cached lookup replies; the cache starts over when full.
@@ -305,8 +351,8 @@ struct Inner {
     index: Mutex<Option<IndexCache>>,
     /// Rendered lookup replies per query, for the current index (lookups repeat a lot).
     lookups: Mutex<LookupCache>,
-    /// The help text, rendered once.
-    help: String,
+    /// The help, rendered once.
+    help: Arc<Prepared>,
     requests: AtomicU64,
     delivery_failures: AtomicU64,
     in_flight: AtomicUsize,
@@ -493,8 +539,8 @@ impl CaseBot {
         if let Some(content_type) = parts.headers.get(http::header::CONTENT_TYPE)
             && !content_type.to_str().is_ok_and(|t| {
                 t.trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("application/json")
+                    .get(.."application/json".len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case("application/json"))
             })
         {
             return rejection(
@@ -510,12 +556,22 @@ impl CaseBot {
             Ok(msg) => msg,
             Err(err) => return rejection(StatusCode::BAD_REQUEST, &err.to_string()),
         };
-        let ctx = Context::of(&msg);
+        let text = msg.command_string();
+        let non_text = !matches!(
+            msg.content(),
+            MessageContent::Text { .. }
+                | MessageContent::RichText { .. }
+                | MessageContent::Audio { .. }
+        );
+        let msg_id = msg.msg_id.clone();
+        let ctx = Context::from(msg);
         tracing::Span::current().record("conversation", ctx.conversation_id.as_str());
-        if let Some(msg_id) = &msg.msg_id {
+        if let Some(msg_id) = msg_id {
             let ttl =
                 i64::try_from(self.inner.config.idempotency_ttl.as_millis()).unwrap_or(i64::MAX);
-            match self.inner.store.claim(&format!("msg:{msg_id}"), ttl).await {
+            let mut key = msg_id;
+            key.insert_str(0, "msg:");
+            match self.inner.store.claim(&key, ttl).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::Span::current().record("outcome", "duplicate");
@@ -530,18 +586,11 @@ impl CaseBot {
                 }
             }
         }
-        let text = msg.command_string();
-        let non_text = !matches!(
-            msg.content(),
-            MessageContent::Text { .. }
-                | MessageContent::RichText { .. }
-                | MessageContent::Audio { .. }
-        );
 
         let bot = self.clone();
         let work = async move {
             let outcome = bot.run(&ctx, text.as_deref(), non_text).await;
-            tracing::Span::current().record("outcome", outcome.outcome.as_str());
+            tracing::Span::current().record("outcome", &*outcome.outcome);
             if let Some(case_id) = &outcome.case_id {
                 tracing::Span::current().record("case_id", case_id.as_str());
             }
@@ -550,24 +599,26 @@ impl CaseBot {
 
         let config = &self.inner.config;
         if config.reply_mode == ReplyMode::Response {
-            let (ctx, mut outcome) = work.await;
-            let first = if outcome.messages.is_empty() {
-                None
-            } else {
-                Some(outcome.messages.remove(0))
+            let (ctx, outcome) = work.await;
+            // The first DingTalk message goes in the response; any further parts are posted.
+            let (head, rest) = match outcome.reply {
+                Reply::Prepared(prepared) if prepared.body.is_some() => {
+                    (prepared.body.clone(), Vec::new())
+                }
+                reply => {
+                    let mut parts = reply.into_message().split().into_iter();
+                    let head = parts
+                        .next()
+                        .and_then(|message| serde_json::to_vec(&message).ok())
+                        .map(Bytes::from);
+                    (head, parts.collect())
+                }
             };
-            let body = first.map(|m| m.split()).unwrap_or_default();
-            let mut parts = body.into_iter();
-            let head = parts.next();
-            outcome.messages = parts.chain(outcome.messages).collect();
-            if !outcome.messages.is_empty() {
-                self.deliver(&ctx, &secrets, outcome.messages, outcome.case_id.as_deref())
+            if !rest.is_empty() {
+                self.deliver(&ctx, &secrets, rest, outcome.case_id.as_deref())
                     .await;
             }
-            let body = head
-                .and_then(|message| serde_json::to_vec(&message).ok())
-                .unwrap_or_else(|| b"{}".to_vec());
-            let mut response = Response::new(Bytes::from(body));
+            let mut response = Response::new(head.unwrap_or_else(|| Bytes::from_static(b"{}")));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("application/json; charset=utf-8"),
@@ -576,8 +627,13 @@ impl CaseBot {
         }
         if config.reply_before_response {
             let (ctx, outcome) = work.await;
-            self.deliver(&ctx, &secrets, outcome.messages, outcome.case_id.as_deref())
-                .await;
+            self.deliver(
+                &ctx,
+                &secrets,
+                vec![outcome.reply.into_message()],
+                outcome.case_id.as_deref(),
+            )
+            .await;
             return json_response(StatusCode::OK, serde_json::json!({}));
         }
         self.inner.in_flight.fetch_add(1, Ordering::SeqCst);
@@ -588,8 +644,13 @@ impl CaseBot {
                 let _guard = guard;
                 let started = Instant::now();
                 let (ctx, outcome) = work.await;
-                bot.deliver(&ctx, &secrets, outcome.messages, outcome.case_id.as_deref())
-                    .await;
+                bot.deliver(
+                    &ctx,
+                    &secrets,
+                    vec![outcome.reply.into_message()],
+                    outcome.case_id.as_deref(),
+                )
+                .await;
                 let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 tracing::info!(latency_ms, "replied");
             }
@@ -667,7 +728,7 @@ impl CaseBot {
             None if non_text => {
                 Outcome::reply(render::unsupported_message(lang), "unsupported-message")
             }
-            None => Outcome::reply(render::text(self.inner.help.clone()), "help"),
+            None => Outcome::prepared(&self.inner.help, "help"),
             Some(text) => match parse(text) {
                 Err(err) => Outcome::reply(render::text(err.render(lang)), "parse-error"),
                 Ok(command) => {
@@ -700,7 +761,7 @@ impl CaseBot {
             conversation_id: ctx.conversation_id.clone(),
             command: command.to_owned(),
             case_id: outcome.case_id.clone(),
-            outcome: outcome.outcome.clone(),
+            outcome: outcome.outcome.clone().into_owned(),
         };
         if let Err(err) = self.inner.store.audit(&record).await {
             tracing::error!(error = %err, command, "audit record not written");
@@ -733,7 +794,7 @@ impl CaseBot {
         &self,
         index: &Arc<ServiceIndex>,
         query: &str,
-    ) -> (OutboundMessage, &'static str) {
+    ) -> (Arc<Prepared>, &'static str) {
         let mut cache = self
             .inner
             .lookups
@@ -753,7 +814,7 @@ impl CaseBot {
         drop(cache);
         let matches = index.search(query, support_commands::DEFAULT_MATCHES);
         let outcome = if matches.is_empty() { "no-match" } else { "ok" };
-        let reply = render::lookup(self.lang(), query, &matches);
+        let reply = Prepared::new(render::lookup(self.lang(), query, &matches));
         let mut cache = self
             .inner
             .lookups
@@ -769,7 +830,7 @@ impl CaseBot {
         {
             cache
                 .replies
-                .insert(query.to_owned(), (reply.clone(), outcome));
+                .insert(query.to_owned(), (Arc::clone(&reply), outcome));
         }
         (reply, outcome)
     }
@@ -833,8 +894,8 @@ impl CaseBot {
         let lang = self.lang();
         let api = &self.inner.support;
         match command {
-            Command::Help { unrecognised } => Outcome::reply(
-                render::text(self.inner.help.clone()),
+            Command::Help { unrecognised } => Outcome::prepared(
+                &self.inner.help,
                 if unrecognised {
                     "help-unrecognised"
                 } else {
@@ -844,11 +905,11 @@ impl CaseBot {
             Command::LookupService { query } => match self.index().await {
                 Ok(index) => {
                     let (reply, outcome) = self.lookup_reply(&index, &query);
-                    Outcome::reply(reply, outcome)
+                    Outcome::prepared(&reply, outcome)
                 }
                 Err(err) => Outcome::reply(
                     render::failed(lang, lang.pick("查找", "lookup "), &err),
-                    &error_code(&err),
+                    error_code(&err),
                 ),
             },
             Command::CreateCase(mut case) => {
@@ -876,9 +937,7 @@ impl CaseBot {
                         Outcome::reply(render::created(lang, id.as_str(), display.as_deref()), "ok")
                             .with_case(id.as_str())
                     }
-                    Err(err) => {
-                        Outcome::reply(render::create_failed(lang, &err), &error_code(&err))
-                    }
+                    Err(err) => Outcome::reply(render::create_failed(lang, &err), error_code(&err)),
                 }
             }
             Command::ViewCase { case } => match api.describe_case(&case, None).await {
@@ -888,7 +947,7 @@ impl CaseBot {
                 }
                 Err(err) => Outcome::reply(
                     render::failed(lang, lang.pick("查看工单", "view"), &err),
-                    &error_code(&err),
+                    error_code(&err),
                 ),
             },
             Command::ListCases { include_resolved } => {
@@ -908,7 +967,7 @@ impl CaseBot {
                     ),
                     Err(err) => Outcome::reply(
                         render::failed(lang, lang.pick("工单列表", "list"), &err),
-                        &error_code(&err),
+                        error_code(&err),
                     ),
                 }
             }
@@ -931,7 +990,7 @@ impl CaseBot {
                     .with_case(id.as_str()),
                     Err(err) => Outcome::reply(
                         render::failed(lang, lang.pick("回复", "reply"), &err),
-                        &error_code(&err),
+                        error_code(&err),
                     ),
                 }
             }
@@ -941,7 +1000,7 @@ impl CaseBot {
                     Err(err) => {
                         return Outcome::reply(
                             render::resolve_failed(lang, &case.to_string(), &err),
-                            &error_code(&err),
+                            error_code(&err),
                         );
                     }
                 };
@@ -951,7 +1010,7 @@ impl CaseBot {
                     if let Err(err) = api.describe_case(&CaseRef::CaseId(id.clone()), None).await {
                         return Outcome::reply(
                             render::resolve_failed(lang, id.as_str(), &err),
-                            &error_code(&err),
+                            error_code(&err),
                         )
                         .with_case(id.as_str());
                     }
@@ -969,7 +1028,7 @@ impl CaseBot {
                         .with_case(id.as_str()),
                     Err(err) => Outcome::reply(
                         render::resolve_failed(lang, id.as_str(), &err),
-                        &error_code(&err),
+                        error_code(&err),
                     )
                     .with_case(id.as_str()),
                 }
@@ -979,12 +1038,12 @@ impl CaseBot {
                     Ok(levels) => Outcome::reply(render::severity_levels(lang, &levels), "ok"),
                     Err(err) => Outcome::reply(
                         render::failed(lang, lang.pick("严重级别", "severity"), &err),
-                        &error_code(&err),
+                        error_code(&err),
                     ),
                 }
             }
             // `Command` is non-exhaustive: a command this bot does not know yet gets the help.
-            _ => Outcome::reply(render::text(self.inner.help.clone()), "help"),
+            _ => Outcome::prepared(&self.inner.help, "help"),
         }
     }
 }

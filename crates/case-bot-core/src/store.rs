@@ -213,11 +213,11 @@ mod sqlite {
     //! the queue (graceful shutdown calls it). A crash can lose the last few milliseconds of
     //! writes, never the file's consistency.
 
-    use std::collections::HashMap;
+    use std::collections::{HashMap, VecDeque};
     use std::path::Path;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Condvar, Mutex, PoisonError};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use async_trait::async_trait;
     use rusqlite::{Connection, params};
@@ -231,7 +231,7 @@ mod sqlite {
     enum Op {
         Claim(String, i64),
         Case(String, String),
-        Audit(AuditRecord),
+        Audit(Arc<AuditRecord>),
         Flush(tokio::sync::oneshot::Sender<()>),
     }
 
@@ -239,8 +239,12 @@ mod sqlite {
     struct Memory {
         claims: Claims,
         cases: HashMap<String, CaseLink>,
-        audit: Vec<AuditRecord>,
+        /// The newest audit records, oldest first.
+        audit: VecDeque<Arc<AuditRecord>>,
     }
+
+    /// Audit records kept in memory for [`Store::recent_audit`].
+    const AUDIT_IN_MEMORY: usize = 1_000;
 
     /// A [`Store`] in one SQLite file, written behind.
     ///
@@ -303,9 +307,9 @@ mod sqlite {
         conn.execute_batch(
             "PRAGMA journal_mode=WAL;
              PRAGMA synchronous=NORMAL;
-             CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL);
+             CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS cases (case_id TEXT PRIMARY KEY, link TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL,
+             CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
                  sender TEXT NOT NULL, sender_staff_id TEXT, conversation_id TEXT NOT NULL, command TEXT NOT NULL,
                  case_id TEXT, outcome TEXT NOT NULL);",
         )
@@ -329,22 +333,25 @@ mod sqlite {
         }
         let mut stmt = conn.prepare(
             "SELECT at_ms, sender, sender_staff_id, conversation_id, command, case_id, outcome
-             FROM audit ORDER BY id DESC LIMIT 1000",
+             FROM audit ORDER BY id DESC LIMIT ?1",
         )?;
-        let rows = stmt.query_map([], |row| {
-            Ok(AuditRecord {
-                at_ms: row.get(0)?,
-                sender: row.get(1)?,
-                sender_staff_id: row.get(2)?,
-                conversation_id: row.get(3)?,
-                command: row.get(4)?,
-                case_id: row.get(5)?,
-                outcome: row.get(6)?,
-            })
-        })?;
-        let mut recent: Vec<AuditRecord> = rows.collect::<Result<_, _>>()?;
-        recent.reverse();
-        memory.audit = recent;
+        let rows = stmt.query_map(
+            params![i64::try_from(AUDIT_IN_MEMORY).unwrap_or(i64::MAX)],
+            |row| {
+                Ok(AuditRecord {
+                    at_ms: row.get(0)?,
+                    sender: row.get(1)?,
+                    sender_staff_id: row.get(2)?,
+                    conversation_id: row.get(3)?,
+                    command: row.get(4)?,
+                    case_id: row.get(5)?,
+                    outcome: row.get(6)?,
+                })
+            },
+        )?;
+        for row in rows {
+            memory.audit.push_front(Arc::new(row?));
+        }
         Ok(memory)
     }
 
@@ -379,11 +386,24 @@ mod sqlite {
         tx.commit()
     }
 
+    /// How often the writer deletes expired claims from the file.
+    const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
     fn writer_loop(mut conn: Connection, queue: &Queue) {
+        let mut pruned = Instant::now();
         loop {
             let batch = queue.take();
             if let Err(e) = write_batch(&mut conn, &batch) {
                 tracing::error!(error = %e, ops = batch.len(), "state store write failed");
+            }
+            if pruned.elapsed() >= PRUNE_EVERY {
+                pruned = Instant::now();
+                if let Err(e) = conn.execute(
+                    "DELETE FROM claims WHERE expires_at_ms <= ?1",
+                    params![unix_ms()],
+                ) {
+                    tracing::warn!(error = %e, "expired claims not pruned");
+                }
             }
             let mut flushed = false;
             for op in batch {
@@ -459,15 +479,15 @@ mod sqlite {
         }
 
         async fn audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+            let record = Arc::new(record.clone());
             {
                 let mut memory = self.memory();
-                memory.audit.push(record.clone());
-                let len = memory.audit.len();
-                if len > 2_000 {
-                    memory.audit.drain(..len - 1_000);
+                if memory.audit.len() >= AUDIT_IN_MEMORY {
+                    memory.audit.pop_front();
                 }
+                memory.audit.push_back(Arc::clone(&record));
             }
-            self.write(Op::Audit(record.clone()))
+            self.write(Op::Audit(record))
         }
 
         async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
@@ -477,7 +497,7 @@ mod sqlite {
                 .iter()
                 .rev()
                 .take(limit)
-                .cloned()
+                .map(|record| AuditRecord::clone(record))
                 .collect())
         }
 

@@ -349,10 +349,15 @@ mod wire {
     //! The flat wire shape, converted to and from the public model.
 
     use super::{AtUser, ConversationType, InboundMessage, MessageContent, RichTextItem};
-    use serde::{Deserialize, Serialize};
+    use std::fmt;
+
+    use serde::de::{self, MapAccess, Visitor};
+    use serde::{Deserialize, Deserializer, Serialize};
     use serde_json::{Map, Value};
 
-    #[derive(Default, Serialize, Deserialize)]
+    /// Serialised by derive; deserialised by hand ([`RawVisitor`]): serde's `flatten` buffers
+    /// the whole body into an intermediate tree first, which doubled the parse time.
+    #[derive(Default, Serialize)]
     #[serde(rename_all = "camelCase")]
     pub(super) struct Raw {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -397,6 +402,120 @@ mod wire {
         session_webhook_expired_time: Option<Value>,
         #[serde(flatten)]
         extra: Map<String, Value>,
+    }
+
+    /// A top-level key: one of the modelled fields (matched without allocating) or another.
+    enum Field {
+        Msgtype,
+        Text,
+        Content,
+        MsgId,
+        CreateAt,
+        ConversationType,
+        ConversationId,
+        ConversationTitle,
+        SenderId,
+        SenderNick,
+        SenderCorpId,
+        SenderStaffId,
+        ChatbotUserId,
+        ChatbotCorpId,
+        RobotCode,
+        AtUsers,
+        IsAdmin,
+        IsInAtList,
+        SessionWebhook,
+        SessionWebhookExpiredTime,
+        Other(String),
+    }
+
+    impl<'de> Deserialize<'de> for Field {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct FieldVisitor;
+            impl Visitor<'_> for FieldVisitor {
+                type Value = Field;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a field name")
+                }
+                fn visit_str<E: de::Error>(self, key: &str) -> Result<Field, E> {
+                    Ok(match key {
+                        "msgtype" => Field::Msgtype,
+                        "text" => Field::Text,
+                        "content" => Field::Content,
+                        "msgId" => Field::MsgId,
+                        "createAt" => Field::CreateAt,
+                        "conversationType" => Field::ConversationType,
+                        "conversationId" => Field::ConversationId,
+                        "conversationTitle" => Field::ConversationTitle,
+                        "senderId" => Field::SenderId,
+                        "senderNick" => Field::SenderNick,
+                        "senderCorpId" => Field::SenderCorpId,
+                        "senderStaffId" => Field::SenderStaffId,
+                        "chatbotUserId" => Field::ChatbotUserId,
+                        "chatbotCorpId" => Field::ChatbotCorpId,
+                        "robotCode" => Field::RobotCode,
+                        "atUsers" => Field::AtUsers,
+                        "isAdmin" => Field::IsAdmin,
+                        "isInAtList" => Field::IsInAtList,
+                        "sessionWebhook" => Field::SessionWebhook,
+                        "sessionWebhookExpiredTime" => Field::SessionWebhookExpiredTime,
+                        other => Field::Other(other.to_owned()),
+                    })
+                }
+            }
+            deserializer.deserialize_identifier(FieldVisitor)
+        }
+    }
+
+    struct RawVisitor;
+
+    impl<'de> Visitor<'de> for RawVisitor {
+        type Value = Raw;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a DingTalk callback object")
+        }
+
+        /// Repeated keys: the last one wins, as with `serde_json::Value` and `JSON.parse`.
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Raw, A::Error> {
+            let mut raw = Raw::default();
+            while let Some(field) = map.next_key::<Field>()? {
+                match field {
+                    Field::Msgtype => raw.msgtype = map.next_value()?,
+                    Field::Text => raw.text = map.next_value()?,
+                    Field::Content => raw.content = map.next_value()?,
+                    Field::MsgId => raw.msg_id = map.next_value()?,
+                    Field::CreateAt => raw.create_at = map.next_value()?,
+                    Field::ConversationType => raw.conversation_type = map.next_value()?,
+                    Field::ConversationId => raw.conversation_id = map.next_value()?,
+                    Field::ConversationTitle => raw.conversation_title = map.next_value()?,
+                    Field::SenderId => raw.sender_id = map.next_value()?,
+                    Field::SenderNick => raw.sender_nick = map.next_value()?,
+                    Field::SenderCorpId => raw.sender_corp_id = map.next_value()?,
+                    Field::SenderStaffId => raw.sender_staff_id = map.next_value()?,
+                    Field::ChatbotUserId => raw.chatbot_user_id = map.next_value()?,
+                    Field::ChatbotCorpId => raw.chatbot_corp_id = map.next_value()?,
+                    Field::RobotCode => raw.robot_code = map.next_value()?,
+                    Field::AtUsers => raw.at_users = map.next_value()?,
+                    Field::IsAdmin => raw.is_admin = map.next_value()?,
+                    Field::IsInAtList => raw.is_in_at_list = map.next_value()?,
+                    Field::SessionWebhook => raw.session_webhook = map.next_value()?,
+                    Field::SessionWebhookExpiredTime => {
+                        raw.session_webhook_expired_time = map.next_value()?;
+                    }
+                    Field::Other(key) => {
+                        raw.extra.insert(key, map.next_value()?);
+                    }
+                }
+            }
+            Ok(raw)
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Raw {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_map(RawVisitor)
+        }
     }
 
     /// Numbers sometimes arrive as strings (`createAt` is documented as String but sent as a

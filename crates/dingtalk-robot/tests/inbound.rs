@@ -187,6 +187,35 @@ fn non_object_bodies_are_parse_errors() {
 }
 
 #[test]
+fn escaped_keys_repeated_keys_and_unknown_keys_parse_like_plain_json() {
+    // `msg\u0049d` is `msgId` once unescaped; a repeated key keeps its last value (as
+    // serde_json::Value and JSON.parse do); unknown keys, escaped or not, are kept.
+    let msg = InboundMessage::from_json(
+        br#"{"msgtype":"text","text":{"content":"a"},"msg\u0049d":"first","msgId":"second",
+            "senderNick":"x","senderNick":"y","new\u004eield":[1,{"k":true}],"senderPlatform":"Mac"}"#,
+    )
+    .unwrap();
+    assert_eq!(msg.msg_id.as_deref(), Some("second"));
+    assert_eq!(msg.sender_nick.as_deref(), Some("y"));
+    assert_eq!(msg.extra["newNield"], serde_json::json!([1, {"k": true}]));
+    assert_eq!(msg.extra["senderPlatform"], "Mac");
+    assert_eq!(msg.extra.len(), 2);
+}
+
+#[test]
+fn a_modelled_field_of_the_wrong_type_is_a_parse_error() {
+    // A msgId that is not a string cannot be an idempotency key: reject the body (400).
+    assert!(InboundMessage::from_json(br#"{"msgId":42}"#).is_err());
+    assert!(InboundMessage::from_json(br#"{"conversationId":{"a":1}}"#).is_err());
+    assert_eq!(
+        InboundMessage::from_json(br#"{"msgId":null}"#)
+            .unwrap()
+            .msg_id,
+        None
+    );
+}
+
+#[test]
 fn command_text_strips_mention_and_whitespace() {
     let cases = [
         (" 帮助", Some("帮助")),
