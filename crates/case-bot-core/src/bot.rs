@@ -299,6 +299,7 @@ impl CaseBotBuilder {
                 config: self.config,
                 sender,
                 index: Mutex::new(None),
+                verifier: Mutex::new(None),
                 lookups: Mutex::new(LookupCache::default()),
                 help,
                 requests: AtomicU64::new(0),
@@ -349,6 +350,8 @@ struct Inner {
     config: BotConfig,
     sender: Sender,
     index: Mutex<Option<IndexCache>>,
+    /// The callback verifier of the current secret value.
+    verifier: Mutex<Option<(Arc<Secrets>, Arc<CallbackVerifier>)>>,
     /// Rendered lookup replies per query, for the current index (lookups repeat a lot).
     lookups: Mutex<LookupCache>,
     /// The help, rendered once.
@@ -499,25 +502,45 @@ impl CaseBot {
         }
     }
 
-    async fn verify(&self, headers: &http::HeaderMap) -> Result<Secrets, Response<Bytes>> {
-        let secrets = self.inner.secrets.get().await.map_err(|err| {
-            tracing::error!(error = %err, "cannot read the robot's secret");
+    /// The verifier for `secrets`, built once per secret value (it holds the keyed HMAC state).
+    fn verifier(&self, secrets: &Arc<Secrets>) -> Arc<CallbackVerifier> {
+        let mut cache = self
+            .inner
+            .verifier
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((cached, verifier)) = cache.as_ref()
+            && Arc::ptr_eq(cached, secrets)
+        {
+            return Arc::clone(verifier);
+        }
+        let verifier = Arc::new(CallbackVerifier::new(secrets.app_secret.clone()));
+        *cache = Some((Arc::clone(secrets), Arc::clone(&verifier)));
+        verifier
+    }
+
+    async fn verify(&self, headers: &http::HeaderMap) -> Result<Arc<Secrets>, Response<Bytes>> {
+        let unavailable = || {
             rejection(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the robot's secret is unavailable",
             )
+        };
+        let secrets = self.inner.secrets.get().await.map_err(|err| {
+            tracing::error!(error = %err, "cannot read the robot's secret");
+            unavailable()
         })?;
-        match CallbackVerifier::new(secrets.app_secret.clone()).verify_headers(headers) {
+        match self.verifier(&secrets).verify_headers(headers) {
             Ok(()) => Ok(secrets),
             Err(VerifyError::SignatureMismatch { .. }) if self.inner.secrets.refresh().await => {
                 // The secret may have rotated: one more try with the fresh value.
-                let fresh = self.inner.secrets.get().await.map_err(|_| {
-                    rejection(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "the robot's secret is unavailable",
-                    )
-                })?;
-                CallbackVerifier::new(fresh.app_secret.clone())
+                let fresh = self
+                    .inner
+                    .secrets
+                    .get()
+                    .await
+                    .map_err(|_| unavailable())?;
+                self.verifier(&fresh)
                     .verify_headers(headers)
                     .map(|()| fresh)
                     .map_err(|err| rejection(StatusCode::UNAUTHORIZED, &err.to_string()))

@@ -193,12 +193,12 @@ pub struct CachedSecrets {
     min_refresh: Duration,
     state: Mutex<CacheState>,
     /// The current value for the lock-free-ish fast path (no await, shared read lock).
-    fresh: std::sync::RwLock<Option<(Instant, Secrets)>>,
+    fresh: std::sync::RwLock<Option<(Instant, Arc<Secrets>)>>,
 }
 
 #[derive(Debug, Default)]
 struct CacheState {
-    value: Option<(Instant, Secrets)>,
+    value: Option<(Instant, Arc<Secrets>)>,
     last_refresh: Option<Instant>,
 }
 
@@ -236,29 +236,30 @@ impl CachedSecrets {
     /// let secrets = cached.get().await.unwrap();
     /// # let _ = secrets; }
     /// ```
-    pub async fn get(&self) -> Result<Secrets, SecretError> {
+    pub async fn get(&self) -> Result<Arc<Secrets>, SecretError> {
         if let Ok(fresh) = self.fresh.read()
             && let Some((at, value)) = fresh.as_ref()
             && at.elapsed() < self.ttl
         {
-            return Ok(value.clone());
+            return Ok(Arc::clone(value));
         }
         let mut state = self.state.lock().await;
         if let Some((at, value)) = &state.value
             && at.elapsed() < self.ttl
         {
-            return Ok(value.clone());
+            return Ok(Arc::clone(value));
         }
         match self.source.load().await {
             Ok(fresh) => {
-                state.value = Some((Instant::now(), fresh.clone()));
+                let fresh = Arc::new(fresh);
+                state.value = Some((Instant::now(), Arc::clone(&fresh)));
                 self.publish(&state);
                 Ok(fresh)
             }
             Err(err) => match &state.value {
                 Some((_, stale)) => {
                     tracing::warn!(error = %err, "secret refresh failed; serving the cached value");
-                    Ok(stale.clone())
+                    Ok(Arc::clone(stale))
                 }
                 None => Err(err),
             },
@@ -294,8 +295,8 @@ impl CachedSecrets {
         state.last_refresh = Some(Instant::now());
         match self.source.load().await {
             Ok(fresh) => {
-                let changed = state.value.as_ref().is_none_or(|(_, old)| *old != fresh);
-                state.value = Some((Instant::now(), fresh));
+                let changed = state.value.as_ref().is_none_or(|(_, old)| **old != fresh);
+                state.value = Some((Instant::now(), Arc::new(fresh)));
                 self.publish(&state);
                 changed
             }

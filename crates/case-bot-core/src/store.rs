@@ -357,30 +357,41 @@ mod sqlite {
 
     fn write_batch(conn: &mut Connection, ops: &[Op]) -> Result<(), rusqlite::Error> {
         let tx = conn.transaction()?;
-        for op in ops {
-            match op {
-                Op::Claim(key, expires) => {
-                    tx.prepare_cached(
-                        "INSERT INTO claims (key, expires_at_ms) VALUES (?1, ?2)
-                         ON CONFLICT(key) DO UPDATE SET expires_at_ms = excluded.expires_at_ms",
-                    )?
-                    .execute(params![key, expires])?;
+        {
+            // Looked up once per batch, not once per row.
+            let mut claim = tx.prepare_cached(
+                "INSERT INTO claims (key, expires_at_ms) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET expires_at_ms = excluded.expires_at_ms",
+            )?;
+            let mut case = tx.prepare_cached(
+                "INSERT INTO cases (case_id, link) VALUES (?1, ?2)
+                 ON CONFLICT(case_id) DO UPDATE SET link = excluded.link",
+            )?;
+            let mut audit = tx.prepare_cached(
+                "INSERT INTO audit (at_ms, sender, sender_staff_id, conversation_id, command, case_id, outcome)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for op in ops {
+                match op {
+                    Op::Claim(key, expires) => {
+                        claim.execute(params![key, expires])?;
+                    }
+                    Op::Case(case_id, link) => {
+                        case.execute(params![case_id, link])?;
+                    }
+                    Op::Audit(r) => {
+                        audit.execute(params![
+                            r.at_ms,
+                            r.sender,
+                            r.sender_staff_id,
+                            r.conversation_id,
+                            r.command,
+                            r.case_id,
+                            r.outcome
+                        ])?;
+                    }
+                    Op::Flush(_) => {}
                 }
-                Op::Case(case_id, link) => {
-                    tx.prepare_cached(
-                        "INSERT INTO cases (case_id, link) VALUES (?1, ?2)
-                         ON CONFLICT(case_id) DO UPDATE SET link = excluded.link",
-                    )?
-                    .execute(params![case_id, link])?;
-                }
-                Op::Audit(r) => {
-                    tx.prepare_cached(
-                        "INSERT INTO audit (at_ms, sender, sender_staff_id, conversation_id, command, case_id, outcome)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    )?
-                    .execute(params![r.at_ms, r.sender, r.sender_staff_id, r.conversation_id, r.command, r.case_id, r.outcome])?;
-                }
-                Op::Flush(_) => {}
             }
         }
         tx.commit()

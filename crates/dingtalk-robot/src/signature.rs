@@ -32,16 +32,26 @@ pub const SIGN_HEADER: &str = "sign";
 /// ```
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60 * 60);
 
-fn mac(key: &str, timestamp: &str) -> HmacSha256 {
+/// HMAC-SHA256 keyed with `key`, before any message.
+fn keyed(key: &str) -> HmacSha256 {
     // HMAC accepts keys of any length, so `new_from_slice` cannot fail; an empty key is valid too.
-    let mut mac = match HmacSha256::new_from_slice(key.as_bytes()) {
+    match HmacSha256::new_from_slice(key.as_bytes()) {
         Ok(mac) => mac,
         Err(_) => HmacSha256::new(&Default::default()),
-    };
+    }
+}
+
+/// The MAC of `timestamp + "\n" + key`, from a state already keyed with `key`.
+fn mac_with(keyed: &HmacSha256, key: &str, timestamp: &str) -> HmacSha256 {
+    let mut mac = keyed.clone();
     mac.update(timestamp.as_bytes());
     mac.update(b"\n");
     mac.update(key.as_bytes());
     mac
+}
+
+fn mac(key: &str, timestamp: &str) -> HmacSha256 {
+    mac_with(&keyed(key), key, timestamp)
 }
 
 /// Computes DingTalk's signature: `Base64(HMAC-SHA256(key, timestamp + "\n" + key))`.
@@ -181,6 +191,8 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 #[derive(Clone)]
 pub struct CallbackVerifier {
     secret: AppSecret,
+    /// HMAC state keyed with the secret, computed once (saves two SHA-256 blocks per verify).
+    keyed: HmacSha256,
     window: Duration,
     clock: Clock,
 }
@@ -205,6 +217,7 @@ impl CallbackVerifier {
     #[must_use]
     pub fn new(secret: AppSecret) -> Self {
         Self {
+            keyed: keyed(secret.expose_secret()),
             secret,
             window: DEFAULT_WINDOW,
             clock: Arc::new(now_ms),
@@ -310,7 +323,7 @@ impl CallbackVerifier {
 
         let mismatch = VerifyError::SignatureMismatch { len: sign.len() };
         let received = BASE64.decode(sign.trim()).map_err(|_| mismatch.clone())?;
-        mac(self.secret.expose_secret(), timestamp)
+        mac_with(&self.keyed, self.secret.expose_secret(), timestamp)
             .verify_slice(&received)
             .map_err(|_| mismatch)
     }
