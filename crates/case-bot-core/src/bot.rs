@@ -534,12 +534,7 @@ impl CaseBot {
             Ok(()) => Ok(secrets),
             Err(VerifyError::SignatureMismatch { .. }) if self.inner.secrets.refresh().await => {
                 // The secret may have rotated: one more try with the fresh value.
-                let fresh = self
-                    .inner
-                    .secrets
-                    .get()
-                    .await
-                    .map_err(|_| unavailable())?;
+                let fresh = self.inner.secrets.get().await.map_err(|_| unavailable())?;
                 self.verifier(&fresh)
                     .verify_headers(headers)
                     .map(|()| fresh)
@@ -786,7 +781,7 @@ impl CaseBot {
             case_id: outcome.case_id.clone(),
             outcome: outcome.outcome.clone().into_owned(),
         };
-        if let Err(err) = self.inner.store.audit(&record).await {
+        if let Err(err) = self.inner.store.audit(record).await {
             tracing::error!(error = %err, command, "audit record not written");
         }
     }

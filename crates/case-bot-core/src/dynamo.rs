@@ -202,7 +202,7 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
+    async fn audit(&self, record: AuditRecord) -> Result<(), StoreError> {
         let nonce = NONCE.fetch_add(1, Ordering::Relaxed);
         self.client
             .put_item()
@@ -216,7 +216,7 @@ impl Store for DynamoStore {
                     std::process::id()
                 )),
             )
-            .item("record", s(serde_json::to_string(record).map_err(err)?))
+            .item("record", s(serde_json::to_string(&record).map_err(err)?))
             .item("expires_at", n(record.at_ms / 1000 + AUDIT_DAYS * 86_400))
             .send()
             .await

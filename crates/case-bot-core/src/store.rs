@@ -93,7 +93,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The conversation of a case opened through the bot.
     async fn case(&self, case_id: &str) -> Result<Option<CaseLink>, StoreError>;
     /// Appends an audit record.
-    async fn audit(&self, record: &AuditRecord) -> Result<(), StoreError>;
+    async fn audit(&self, record: AuditRecord) -> Result<(), StoreError>;
     /// The newest `limit` audit records, newest first.
     async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
     /// Waits until every change so far is durable (stores that write behind); called at
@@ -108,7 +108,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 /// redelivery window seen, about 60 s).
 #[derive(Debug, Default)]
 pub(crate) struct Claims {
-    map: HashMap<Arc<str>, i64>,
+    /// Keys are msgIds of callbacks whose signature was verified, so a fast hasher is safe.
+    map: HashMap<Arc<str>, i64, foldhash::fast::RandomState>,
     order: std::collections::VecDeque<(i64, Arc<str>)>,
 }
 
@@ -116,8 +117,8 @@ pub(crate) struct Claims {
 pub(crate) const CLAIMS_IN_MEMORY: usize = 20_000;
 
 impl Claims {
-    /// Claims `key` until `expires`; `false` if it is held.
-    pub(crate) fn claim(&mut self, key: &str, now: i64, expires: i64) -> bool {
+    /// Claims `key` until `expires`: the stored key if it was free, `None` if it is held.
+    pub(crate) fn claim(&mut self, key: &str, now: i64, expires: i64) -> Option<Arc<str>> {
         while let Some((until, oldest)) = self.order.front() {
             if *until > now && self.order.len() < CLAIMS_IN_MEMORY {
                 break;
@@ -128,12 +129,12 @@ impl Claims {
             self.order.pop_front();
         }
         if self.map.get(key).is_some_and(|&until| until > now) {
-            return false;
+            return None;
         }
         let key: Arc<str> = Arc::from(key);
         self.map.insert(Arc::clone(&key), expires);
-        self.order.push_back((expires, key));
-        true
+        self.order.push_back((expires, Arc::clone(&key)));
+        Some(key)
     }
 }
 
@@ -170,7 +171,8 @@ impl Store for MemoryStore {
         Ok(self
             .lock()
             .claims
-            .claim(key, now, now.saturating_add(ttl_ms)))
+            .claim(key, now, now.saturating_add(ttl_ms))
+            .is_some())
     }
 
     async fn put_case(&self, case_id: &str, link: &CaseLink) -> Result<(), StoreError> {
@@ -182,8 +184,8 @@ impl Store for MemoryStore {
         Ok(self.lock().cases.get(case_id).cloned())
     }
 
-    async fn audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
-        self.lock().audit.push(record.clone());
+    async fn audit(&self, record: AuditRecord) -> Result<(), StoreError> {
+        self.lock().audit.push(record);
         Ok(())
     }
 
@@ -229,7 +231,7 @@ mod sqlite {
     }
 
     enum Op {
-        Claim(String, i64),
+        Claim(Arc<str>, i64),
         Case(String, String),
         Audit(Arc<AuditRecord>),
         Flush(tokio::sync::oneshot::Sender<()>),
@@ -322,7 +324,7 @@ mod sqlite {
         let mut stmt = conn.prepare("SELECT key, expires_at_ms FROM claims")?;
         for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
             let (key, expires) = row?;
-            memory.claims.claim(&key, now, expires);
+            let _ = memory.claims.claim(&key, now, expires);
         }
         let mut stmt = conn.prepare("SELECT case_id, link FROM cases")?;
         for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
@@ -374,7 +376,7 @@ mod sqlite {
             for op in ops {
                 match op {
                     Op::Claim(key, expires) => {
-                        claim.execute(params![key, expires])?;
+                        claim.execute(params![&**key, expires])?;
                     }
                     Op::Case(case_id, link) => {
                         case.execute(params![case_id, link])?;
@@ -472,10 +474,10 @@ mod sqlite {
         async fn claim(&self, key: &str, ttl_ms: i64) -> Result<bool, StoreError> {
             let now = unix_ms();
             let expires = now.saturating_add(ttl_ms);
-            if !self.memory().claims.claim(key, now, expires) {
+            let Some(key) = self.memory().claims.claim(key, now, expires) else {
                 return Ok(false);
-            }
-            self.write(Op::Claim(key.to_owned(), expires))?;
+            };
+            self.write(Op::Claim(key, expires))?;
             Ok(true)
         }
 
@@ -489,8 +491,8 @@ mod sqlite {
             Ok(self.memory().cases.get(case_id).cloned())
         }
 
-        async fn audit(&self, record: &AuditRecord) -> Result<(), StoreError> {
-            let record = Arc::new(record.clone());
+        async fn audit(&self, record: AuditRecord) -> Result<(), StoreError> {
+            let record = Arc::new(record);
             {
                 let mut memory = self.memory();
                 if memory.audit.len() >= AUDIT_IN_MEMORY {

@@ -33,7 +33,7 @@ pub(crate) async fn store_contract(store: &dyn Store, audit_base_ms: i64) {
             case_id: None,
             outcome: "ok".into(),
         };
-        store.audit(&record).await.unwrap();
+        store.audit(record).await.unwrap();
     }
     let recent: Vec<String> = store
         .recent_audit(2)
