@@ -106,35 +106,44 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 /// `CLAIMS_IN_MEMORY` the oldest claims are forgotten first (at DingTalk's 20 messages a minute
 /// per robot and group that is over 16 hours of one group's traffic, far more than any
 /// redelivery window seen, about 60 s).
+///
+/// Keys are held as 128-bit fingerprints (two SipHash-1-3 values under random per-process
+/// keys), so the structure is flat: no string per claim to allocate, chase or free. Two
+/// different keys share a fingerprint with probability about 2^-128 per pair.
 #[derive(Debug, Default)]
 pub(crate) struct Claims {
-    /// Keys are msgIds of callbacks whose signature was verified, so a fast hasher is safe.
-    map: HashMap<Arc<str>, i64, foldhash::fast::RandomState>,
-    order: std::collections::VecDeque<(i64, Arc<str>)>,
+    keys: (std::hash::RandomState, std::hash::RandomState),
+    map: HashMap<u128, i64, foldhash::fast::RandomState>,
+    order: std::collections::VecDeque<(i64, u128)>,
 }
 
 /// Most idempotency claims kept in memory.
 pub(crate) const CLAIMS_IN_MEMORY: usize = 20_000;
 
 impl Claims {
-    /// Claims `key` until `expires`: the stored key if it was free, `None` if it is held.
-    pub(crate) fn claim(&mut self, key: &str, now: i64, expires: i64) -> Option<Arc<str>> {
-        while let Some((until, oldest)) = self.order.front() {
-            if *until > now && self.order.len() < CLAIMS_IN_MEMORY {
+    fn fingerprint(&self, key: &str) -> u128 {
+        use std::hash::BuildHasher as _;
+        (u128::from(self.keys.0.hash_one(key)) << 64) | u128::from(self.keys.1.hash_one(key))
+    }
+
+    /// Claims `key` until `expires`; `false` if it is held.
+    pub(crate) fn claim(&mut self, key: &str, now: i64, expires: i64) -> bool {
+        while let Some(&(until, oldest)) = self.order.front() {
+            if until > now && self.order.len() < CLAIMS_IN_MEMORY {
                 break;
             }
-            if self.map.get(oldest).is_some_and(|held| held == until) {
-                self.map.remove(oldest);
+            if self.map.get(&oldest) == Some(&until) {
+                self.map.remove(&oldest);
             }
             self.order.pop_front();
         }
-        if self.map.get(key).is_some_and(|&until| until > now) {
-            return None;
+        let fingerprint = self.fingerprint(key);
+        if self.map.get(&fingerprint).is_some_and(|&until| until > now) {
+            return false;
         }
-        let key: Arc<str> = Arc::from(key);
-        self.map.insert(Arc::clone(&key), expires);
-        self.order.push_back((expires, Arc::clone(&key)));
-        Some(key)
+        self.map.insert(fingerprint, expires);
+        self.order.push_back((expires, fingerprint));
+        true
     }
 }
 
@@ -171,8 +180,7 @@ impl Store for MemoryStore {
         Ok(self
             .lock()
             .claims
-            .claim(key, now, now.saturating_add(ttl_ms))
-            .is_some())
+            .claim(key, now, now.saturating_add(ttl_ms)))
     }
 
     async fn put_case(&self, case_id: &str, link: &CaseLink) -> Result<(), StoreError> {
@@ -231,7 +239,7 @@ mod sqlite {
     }
 
     enum Op {
-        Claim(Arc<str>, i64),
+        Claim(String, i64),
         Case(String, String),
         Audit(Arc<AuditRecord>),
         Flush(tokio::sync::oneshot::Sender<()>),
@@ -324,7 +332,7 @@ mod sqlite {
         let mut stmt = conn.prepare("SELECT key, expires_at_ms FROM claims")?;
         for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
             let (key, expires) = row?;
-            let _ = memory.claims.claim(&key, now, expires);
+            memory.claims.claim(&key, now, expires);
         }
         let mut stmt = conn.prepare("SELECT case_id, link FROM cases")?;
         for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
@@ -376,7 +384,7 @@ mod sqlite {
             for op in ops {
                 match op {
                     Op::Claim(key, expires) => {
-                        claim.execute(params![&**key, expires])?;
+                        claim.execute(params![key, expires])?;
                     }
                     Op::Case(case_id, link) => {
                         case.execute(params![case_id, link])?;
@@ -479,10 +487,10 @@ mod sqlite {
         async fn claim(&self, key: &str, ttl_ms: i64) -> Result<bool, StoreError> {
             let now = unix_ms();
             let expires = now.saturating_add(ttl_ms);
-            let Some(key) = self.memory().claims.claim(key, now, expires) else {
+            if !self.memory().claims.claim(key, now, expires) {
                 return Ok(false);
-            };
-            self.write(Op::Claim(key, expires))?;
+            }
+            self.write(Op::Claim(key.to_owned(), expires))?;
             Ok(true)
         }
 
@@ -524,5 +532,53 @@ mod sqlite {
             self.queue.push(Op::Flush(done));
             let _ = wait.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CLAIMS_IN_MEMORY, Claims};
+
+    #[test]
+    fn a_claim_is_held_until_it_expires_then_free_again() {
+        let mut claims = Claims::default();
+        assert!(claims.claim("msg:a", 0, 100));
+        assert!(!claims.claim("msg:a", 99, 199), "held");
+        assert!(claims.claim("msg:b", 99, 199), "another key is independent");
+        assert!(claims.claim("msg:a", 100, 200), "expired at 100");
+        // The queue still holds a's first entry; dropping it must not release the new claim.
+        assert!(claims.claim("msg:c", 150, 250));
+        assert!(
+            !claims.claim("msg:a", 199, 299),
+            "re-claimed a is held until 200"
+        );
+    }
+
+    #[test]
+    fn memory_is_bounded_and_the_oldest_claims_go_first() {
+        let mut claims = Claims::default();
+        let far = i64::MAX;
+        for i in 0..=CLAIMS_IN_MEMORY {
+            assert!(claims.claim(&format!("msg:{i}"), 0, far));
+        }
+        assert!(claims.map.len() <= CLAIMS_IN_MEMORY);
+        assert!(claims.order.len() <= CLAIMS_IN_MEMORY);
+        assert!(claims.claim("msg:0", 0, far), "the oldest was forgotten");
+        assert!(
+            !claims.claim(&format!("msg:{CLAIMS_IN_MEMORY}"), 0, far),
+            "the newest is held"
+        );
+    }
+
+    #[test]
+    fn fingerprints_differ_between_keys_and_processes_keys_are_random() {
+        let (a, b) = (Claims::default(), Claims::default());
+        assert_ne!(a.fingerprint("msg:x"), a.fingerprint("msg:y"));
+        assert_eq!(a.fingerprint("msg:x"), a.fingerprint("msg:x"));
+        assert_ne!(
+            a.fingerprint("msg:x"),
+            b.fingerprint("msg:x"),
+            "per-instance keys"
+        );
     }
 }

@@ -595,12 +595,24 @@ mod wire {
     }
 
     impl From<Raw> for InboundMessage {
-        fn from(raw: Raw) -> Self {
-            let content = match content_of(
-                raw.msgtype.as_deref(),
-                raw.text.as_ref(),
-                raw.content.as_ref(),
-            ) {
+        fn from(mut raw: Raw) -> Self {
+            // The common case, a text message: move its string out instead of copying it.
+            let text = match (raw.msgtype.as_deref(), raw.text.as_mut()) {
+                (Some("text"), Some(Value::Object(text))) => match text.get_mut("content") {
+                    Some(Value::String(content)) => Some(std::mem::take(content)),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let content = match text
+                .map(|content| MessageContent::Text { content })
+                .or_else(|| {
+                    content_of(
+                        raw.msgtype.as_deref(),
+                        raw.text.as_ref(),
+                        raw.content.as_ref(),
+                    )
+                }) {
                 Some(content) => content,
                 None => {
                     let msgtype = raw.msgtype.clone();
