@@ -1,7 +1,7 @@
 //! State: idempotency keys, which conversation a case belongs to, and the audit trail.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
