@@ -361,8 +361,22 @@ pub struct CaseBot {
     inner: Arc<Inner>,
 }
 
-/// The service index, rebuilt only when the (cached) catalogue changes.
-type IndexCache = (Arc<Vec<Service>>, Arc<ServiceIndex>);
+/// A value derived from a shared one, kept while the source is the same `Arc` (the service
+/// index of the cached catalogue, the verifier of the cached secret).
+type Derived<S, V> = Mutex<Option<(Arc<S>, Arc<V>)>>;
+
+/// The value derived from `source`, made again only when `source` is another `Arc`.
+fn derived<S, V>(slot: &Derived<S, V>, source: &Arc<S>, make: impl FnOnce(&Arc<S>) -> V) -> Arc<V> {
+    let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((cached, value)) = slot.as_ref()
+        && Arc::ptr_eq(cached, source)
+    {
+        return Arc::clone(value);
+    }
+    let value = Arc::new(make(source));
+    *slot = Some((Arc::clone(source), Arc::clone(&value)));
+    value
+}
 
 /// Lookup replies of one index.
 #[derive(Default)]
@@ -380,9 +394,10 @@ struct Inner {
     store: Arc<dyn Store>,
     config: BotConfig,
     sender: Sender,
-    index: Mutex<Option<IndexCache>>,
+    /// The service index, rebuilt only when the (cached) catalogue changes.
+    index: Derived<Vec<Service>, ServiceIndex>,
     /// The callback verifier of the current secret value.
-    verifier: Mutex<Option<(Arc<Secrets>, Arc<CallbackVerifier>)>>,
+    verifier: Derived<Secrets, CallbackVerifier>,
     /// Rendered lookup replies per query, for the current index (lookups repeat a lot).
     lookups: Mutex<LookupCache>,
     /// The help, rendered once.
@@ -537,19 +552,9 @@ impl CaseBot {
 
     /// The verifier for `secrets`, built once per secret value (it holds the keyed HMAC state).
     fn verifier(&self, secrets: &Arc<Secrets>) -> Arc<CallbackVerifier> {
-        let mut cache = self
-            .inner
-            .verifier
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some((cached, verifier)) = cache.as_ref()
-            && Arc::ptr_eq(cached, secrets)
-        {
-            return Arc::clone(verifier);
-        }
-        let verifier = Arc::new(CallbackVerifier::new(secrets.app_secret.clone()));
-        *cache = Some((Arc::clone(secrets), Arc::clone(&verifier)));
-        verifier
+        derived(&self.inner.verifier, secrets, |secrets| {
+            CallbackVerifier::new(secrets.app_secret.clone())
+        })
     }
 
     async fn verify(&self, headers: &http::HeaderMap) -> Result<Arc<Secrets>, Response<Bytes>> {
@@ -821,19 +826,9 @@ impl CaseBot {
             .support
             .describe_services(self.language_code())
             .await?;
-        let mut cache = self
-            .inner
-            .index
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some((cached, index)) = cache.as_ref()
-            && Arc::ptr_eq(cached, &services)
-        {
-            return Ok(Arc::clone(index));
-        }
-        let index = Arc::new(ServiceIndex::new(Arc::clone(&services)));
-        *cache = Some((services, Arc::clone(&index)));
-        Ok(index)
+        Ok(derived(&self.inner.index, &services, |services| {
+            ServiceIndex::new(Arc::clone(services))
+        }))
     }
 
     /// The rendered lookup reply, memoised per query for the current index.
