@@ -103,10 +103,15 @@ async fn post(request: http::Request<Vec<u8>>) -> (u16, String) {
 }
 
 async fn say(fake: &FakeDingTalk, bot: &Bot, text: &str) -> String {
+    say_as(fake, bot, ("张三", "staff-1"), text).await
+}
+
+/// Sends `text` from `sender` (nickname, staff id) in the ops group; returns the reply.
+async fn say_as(fake: &FakeDingTalk, bot: &Bot, sender: (&str, &str), text: &str) -> String {
     let before = fake.messages().len();
     let request = fake
         .callback(text)
-        .sender("张三", "staff-1")
+        .sender(sender.0, sender.1)
         .group("cidOps", "运维值班")
         .build(&bot.url, &AppSecret::new(APP_SECRET));
     let (status, body) = post(request).await;
@@ -527,30 +532,12 @@ async fn someone_else_may_not_resolve_a_case_unless_admin() {
     );
     let reply = say(&fake, &bot, "提工单\nsubject:perm\nbody:b\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance").await;
     let case_id = case_id_in(&reply);
-    let secret = AppSecret::new(APP_SECRET);
-    let other = fake
-        .callback(format!("释放 {case_id}"))
-        .sender("李四", "staff-2")
-        .build(&bot.url, &secret);
-    post(other).await;
-    let got = fake.wait_for_messages(2, Duration::from_secs(10)).await;
-    assert!(
-        got[1].text().starts_with("AWS-[无权限]"),
-        "{}",
-        got[1].text()
-    );
+    let resolve = format!("释放 {case_id}");
+    let refused = say_as(&fake, &bot, ("李四", "staff-2"), &resolve).await;
+    assert!(refused.starts_with("AWS-[无权限]"), "{refused}");
     assert_eq!(moto_cases(&moto).await[0].status(), Some("opened"));
-    let admin = fake
-        .callback(format!("释放 {case_id}"))
-        .sender("王总", "boss-1")
-        .build(&bot.url, &secret);
-    post(admin).await;
-    let got = fake.wait_for_messages(3, Duration::from_secs(10)).await;
-    assert!(
-        got[2].text().starts_with("AWS-[释放case成功]"),
-        "{}",
-        got[2].text()
-    );
+    let resolved = say_as(&fake, &bot, ("王总", "boss-1"), &resolve).await;
+    assert!(resolved.starts_with("AWS-[释放case成功]"), "{resolved}");
 }
 
 #[tokio::test]

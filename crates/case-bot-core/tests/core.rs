@@ -110,8 +110,8 @@ impl SecretSource for Rotating {
     }
 }
 
-#[tokio::test]
-async fn bad_signatures_re_read_the_secret_at_most_once_per_interval() {
+/// A bot whose secret source starts at "old" and counts its reads.
+async fn rotating_bot() -> (FakeDingTalk, Arc<Rotating>, CaseBot) {
     let fake = FakeDingTalk::start().await.unwrap();
     let source = Arc::new(Rotating {
         current: Mutex::new("old".into()),
@@ -123,6 +123,12 @@ async fn bad_signatures_re_read_the_secret_at_most_once_per_interval() {
         Arc::clone(&source) as Arc<dyn SecretSource>,
         BotConfig::default(),
     );
+    (fake, source, bot)
+}
+
+#[tokio::test]
+async fn bad_signatures_re_read_the_secret_at_most_once_per_interval() {
+    let (fake, source, bot) = rotating_bot().await;
     for _ in 0..50 {
         let bad = fake
             .callback("帮助")
@@ -138,17 +144,7 @@ async fn bad_signatures_re_read_the_secret_at_most_once_per_interval() {
 
 #[tokio::test]
 async fn rotated_secret_is_accepted_after_one_re_read() {
-    let fake = FakeDingTalk::start().await.unwrap();
-    let source = Arc::new(Rotating {
-        current: Mutex::new("old".into()),
-        reads: AtomicUsize::new(0),
-    });
-    let bot = bot_on(
-        &fake,
-        Arc::new(Sandbox::new()),
-        Arc::clone(&source) as Arc<dyn SecretSource>,
-        BotConfig::default(),
-    );
+    let (fake, source, bot) = rotating_bot().await;
     let old = fake
         .callback("帮助")
         .build("/dingtalk/callback", &AppSecret::new("old"));
