@@ -23,6 +23,46 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+/// A directory of its own under the system's temporary directory, removed with everything in
+/// it when dropped, so test runs leave nothing behind.
+///
+/// ```
+/// let dir = casebot_testkit::TempDir::new("doc");
+/// std::fs::write(dir.path().join("state.db"), b"").unwrap();
+/// let path = dir.path().to_owned();
+/// drop(dir);
+/// assert!(!path.exists());
+/// ```
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates `casebot-<name>-<pid>-<n>`; panics if it cannot (a test cannot go on without it).
+    #[must_use]
+    pub fn new(name: &str) -> Self {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("casebot-{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        if let Err(err) = std::fs::create_dir_all(&path) {
+            panic!("cannot create {}: {err}", path.display());
+        }
+        Self(path)
+    }
+
+    /// The directory.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Captures every `tracing` event of the current thread at TRACE level, as text, for tests
 /// that check what reaches the logs (for example that no secret does). Use it in a
 /// current-thread runtime (`#[tokio::test]`'s default) so spawned tasks log here too.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use case_bot_core::Store as _;
-use casebot_testkit::MotoServer;
+use casebot_testkit::{MotoServer, TempDir};
 use dingtalk_robot::AppSecret;
 use dingtalk_robot::testing::{FakeDingTalk, FakeRobot};
 
@@ -40,23 +40,30 @@ impl Bot {
     }
 }
 
-fn temp_state(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("casebot-e2e-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("state.db")
+/// A state file in a directory of its own, removed when the test ends.
+struct State(TempDir);
+
+impl State {
+    fn path(&self) -> PathBuf {
+        self.0.path().join("state.db")
+    }
+}
+
+fn temp_state(name: &str) -> State {
+    State(TempDir::new(&format!("e2e-{name}")))
 }
 
 fn start_bot(
     fake: &FakeDingTalk,
     moto: Option<&MotoServer>,
-    state: &PathBuf,
+    state: &State,
     extra: &[&str],
     env: &[(&str, &str)],
 ) -> Bot {
     let mut command = Command::new(env!("CARGO_BIN_EXE_case-bot"));
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--state"])
-        .arg(state)
+        .arg(state.path())
         .args([
             "--dingtalk-api-base",
             &fake.base_url(),
@@ -159,13 +166,8 @@ fn case_id_in(reply: &str) -> String {
 async fn legacy_corpus_and_every_new_command_work_end_to_end_on_moto() {
     let moto = MotoServer::start();
     let fake = FakeDingTalk::start().await.unwrap();
-    let bot = start_bot(
-        &fake,
-        Some(&moto),
-        &temp_state("corpus"),
-        &["--admins", "manager-1"],
-        &[],
-    );
+    let state = temp_state("corpus");
+    let bot = start_bot(&fake, Some(&moto), &state, &["--admins", "manager-1"], &[]);
 
     // L1-L3: lookups (the old bot's substring match missed EC2; the space broke L2).
     for text in ["查找ServiceCode:ec2", "查找ServiceCode: ec2"] {
@@ -263,7 +265,8 @@ async fn legacy_corpus_and_every_new_command_work_end_to_end_on_moto() {
 async fn bad_input_gets_documented_status_codes_and_creates_nothing() {
     let moto = MotoServer::start();
     let fake = FakeDingTalk::start().await.unwrap();
-    let bot = start_bot(&fake, Some(&moto), &temp_state("bad"), &[], &[]);
+    let state = temp_state("bad");
+    let bot = start_bot(&fake, Some(&moto), &state, &[], &[]);
     let secret = AppSecret::new(APP_SECRET);
     let create = "提工单\nsubject:s\nbody:b\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance";
 
@@ -352,7 +355,8 @@ async fn bad_input_gets_documented_status_codes_and_creates_nothing() {
 async fn the_same_callback_delivered_twenty_times_concurrently_creates_one_case_and_one_reply() {
     let moto = MotoServer::start();
     let fake = FakeDingTalk::start().await.unwrap();
-    let bot = start_bot(&fake, Some(&moto), &temp_state("dup"), &[], &[]);
+    let state = temp_state("dup");
+    let bot = start_bot(&fake, Some(&moto), &state, &[], &[]);
     let create = "提工单\nsubject:dup\nbody:b\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance";
     let request = fake
         .callback(create)
@@ -383,10 +387,11 @@ async fn the_same_callback_delivered_twenty_times_concurrently_creates_one_case_
 async fn aws_outage_gets_a_clear_reply_and_the_server_keeps_serving() {
     let moto = MotoServer::start();
     let fake = FakeDingTalk::start().await.unwrap();
+    let state = temp_state("outage");
     let bot = start_bot(
         &fake,
         Some(&moto),
-        &temp_state("outage"),
+        &state,
         &[],
         &[("AWS_MAX_ATTEMPTS", "1")],
     );
@@ -415,13 +420,8 @@ async fn dingtalk_throttling_and_outage_delay_the_reply_but_do_not_lose_it() {
         .start()
         .await
         .unwrap();
-    let bot = start_bot(
-        &fake,
-        None,
-        &temp_state("throttle"),
-        &["--reply", "webhook"],
-        &[],
-    );
+    let state = temp_state("throttle");
+    let bot = start_bot(&fake, None, &state, &["--reply", "webhook"], &[]);
     say(&fake, &bot, "帮助").await;
     // The second reply hits 130101; the bot waits (200 ms here) and retries until the block ends.
     let reply = say(&fake, &bot, "严重级别").await;
@@ -444,7 +444,8 @@ async fn dingtalk_throttling_and_outage_delay_the_reply_but_do_not_lose_it() {
 #[tokio::test]
 async fn undeliverable_reply_is_counted_in_healthz() {
     let fake = FakeDingTalk::start().await.unwrap();
-    let bot = start_bot(&fake, None, &temp_state("undeliverable"), &[], &[]);
+    let state = temp_state("undeliverable");
+    let bot = start_bot(&fake, None, &state, &[], &[]);
     // An expired sessionWebhook and no way around it: the failure must show in /healthz.
     let request = fake
         .callback("帮助")
@@ -494,7 +495,7 @@ async fn restart_keeps_case_mapping_and_audit_trail() {
     let reply = say(&fake, &bot, &format!("释放 {case_id}")).await;
     assert!(reply.starts_with("AWS-[释放case成功]"), "{reply}");
     bot.stop_gracefully();
-    let store = case_bot_core::SqliteStore::open(&state).unwrap();
+    let store = case_bot_core::SqliteStore::open(state.path()).unwrap();
     let audit = store.recent_audit(10).await.unwrap();
     let commands: Vec<(&str, Option<&str>, &str)> = audit
         .iter()
@@ -523,13 +524,8 @@ async fn restart_keeps_case_mapping_and_audit_trail() {
 async fn someone_else_may_not_resolve_a_case_unless_admin() {
     let moto = MotoServer::start();
     let fake = FakeDingTalk::start().await.unwrap();
-    let bot = start_bot(
-        &fake,
-        Some(&moto),
-        &temp_state("perm"),
-        &["--admins", "boss-1"],
-        &[],
-    );
+    let state = temp_state("perm");
+    let bot = start_bot(&fake, Some(&moto), &state, &["--admins", "boss-1"], &[]);
     let reply = say(&fake, &bot, "提工单\nsubject:perm\nbody:b\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance").await;
     let case_id = case_id_in(&reply);
     let resolve = format!("释放 {case_id}");
@@ -543,10 +539,11 @@ async fn someone_else_may_not_resolve_a_case_unless_admin() {
 #[tokio::test]
 async fn conversations_outside_the_allow_list_are_refused_with_a_reason() {
     let fake = FakeDingTalk::start().await.unwrap();
+    let state = temp_state("allow");
     let bot = start_bot(
         &fake,
         None,
-        &temp_state("allow"),
+        &state,
         &["--allowed-conversations", "cidAllowed"],
         &[],
     );
@@ -564,10 +561,11 @@ async fn webhook_reply_mode_posts_through_the_signed_custom_robot() {
         .start()
         .await
         .unwrap();
+    let state = temp_state("webhook");
     let bot = start_bot(
         &fake,
         None,
-        &temp_state("webhook"),
+        &state,
         &["--reply", "webhook"],
         &[("DINGTALK_WEBHOOK_SECRET", "SECe2e")],
     );
@@ -582,13 +580,8 @@ async fn webhook_reply_mode_posts_through_the_signed_custom_robot() {
 #[tokio::test]
 async fn response_reply_mode_answers_in_the_http_body() {
     let fake = FakeDingTalk::start().await.unwrap();
-    let bot = start_bot(
-        &fake,
-        None,
-        &temp_state("response"),
-        &["--reply", "response"],
-        &[],
-    );
+    let state = temp_state("response");
+    let bot = start_bot(&fake, None, &state, &["--reply", "response"], &[]);
     let (status, body) = post(
         fake.callback("查找 ec2")
             .build(&bot.url, &AppSecret::new(APP_SECRET)),
@@ -617,10 +610,11 @@ async fn secrets_come_from_secrets_manager_and_rotation_is_picked_up() {
         .await
         .unwrap();
     let fake = FakeDingTalk::start().await.unwrap();
+    let state = temp_state("sm");
     let bot = start_bot(
         &fake,
         Some(&moto),
-        &temp_state("sm"),
+        &state,
         &["--secrets", "aws"],
         &[("DINGTALK_APP_SECRET", "")],
     );
@@ -650,6 +644,7 @@ async fn secrets_come_from_secrets_manager_and_rotation_is_picked_up() {
 
 #[test]
 fn aws_mode_refuses_to_start_without_a_real_secret() {
+    let state = temp_state("nosecret");
     let output = Command::new(env!("CARGO_BIN_EXE_case-bot"))
         .args([
             "serve",
@@ -659,7 +654,7 @@ fn aws_mode_refuses_to_start_without_a_real_secret() {
             "127.0.0.1:0",
             "--state",
         ])
-        .arg(temp_state("nosecret"))
+        .arg(state.path())
         .env_remove("DINGTALK_APP_SECRET")
         .output()
         .unwrap();
@@ -671,7 +666,8 @@ fn aws_mode_refuses_to_start_without_a_real_secret() {
 #[tokio::test]
 async fn say_talks_to_a_running_bot_and_prints_the_reply() {
     let fake = FakeDingTalk::start().await.unwrap();
-    let bot = start_bot(&fake, None, &temp_state("say"), &[], &[]);
+    let state = temp_state("say");
+    let bot = start_bot(&fake, None, &state, &[], &[]);
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_case-bot"))
         .args(["say", "查找ServiceCode: ec2", "--url", &bot.url])
         .env("DINGTALK_APP_SECRET", APP_SECRET)

@@ -36,6 +36,8 @@ struct Context {
     conversation_id: String,
     conversation_title: Option<String>,
     session: Option<SessionWebhook>,
+    /// The idempotency key the message was admitted under (`msg:<msgId>`), for the audit.
+    claim_key: Option<String>,
 }
 
 /// What the bot needs from a callback body. Read in a plain function so the whole
@@ -78,6 +80,7 @@ impl From<InboundMessage> for Context {
             conversation_id: msg.conversation_id.unwrap_or_default(),
             conversation_title: msg.conversation_title,
             session,
+            claim_key: None,
         }
     }
 }
@@ -609,7 +612,7 @@ impl CaseBot {
             Err(response) => return response,
         };
         let Message {
-            ctx,
+            mut ctx,
             msg_id,
             text,
             non_text,
@@ -624,7 +627,7 @@ impl CaseBot {
             let mut key = msg_id;
             key.insert_str(0, "msg:");
             match self.inner.store.claim(&key, ttl).await {
-                Ok(true) => {}
+                Ok(true) => ctx.claim_key = Some(key),
                 Ok(false) => {
                     tracing::Span::current().record("outcome", "duplicate");
                     return json_response(
@@ -761,7 +764,20 @@ impl CaseBot {
         self.inner.config.lang
     }
 
+    /// Runs the message and writes its audit record: one per admitted message, whatever it was.
     async fn run(&self, ctx: &Context, text: Option<&str>, non_text: bool) -> Outcome {
+        let (command, outcome) = self.answer(ctx, text, non_text).await;
+        self.audit(ctx, command, &outcome).await;
+        outcome
+    }
+
+    /// The audit trail's name for what was asked, and the outcome.
+    async fn answer(
+        &self,
+        ctx: &Context,
+        text: Option<&str>,
+        non_text: bool,
+    ) -> (&'static str, Outcome) {
         let lang = self.lang();
         let config = &self.inner.config;
         if !config.allowed_conversations.is_empty()
@@ -772,19 +788,22 @@ impl CaseBot {
                 "This conversation is not on the robot's allow-list; ask an admin to add it (--allowed-conversations).",
             );
             let outcome = Outcome::reply(render::refused(lang, why), "refused-conversation");
-            self.audit(ctx, "any", &outcome).await;
-            return outcome;
+            return ("any", outcome);
         }
         match text {
-            None if non_text => {
-                Outcome::reply(render::unsupported_message(lang), "unsupported-message")
-            }
-            None => Outcome::prepared(&self.inner.help, "help"),
+            None if non_text => (
+                "message",
+                Outcome::reply(render::unsupported_message(lang), "unsupported-message"),
+            ),
+            None => ("help", Outcome::prepared(&self.inner.help, "help")),
             Some(text) => match parse(text) {
-                Err(err) => Outcome::reply(render::text(err.render(lang)), "parse-error"),
+                Err(err) => (
+                    "invalid",
+                    Outcome::reply(render::text(err.render(lang)), "parse-error"),
+                ),
                 Ok(command) => {
-                    tracing::Span::current().record("command", command.kind().as_str());
                     let kind = command.kind().as_str();
+                    tracing::Span::current().record("command", kind);
                     let outcome = match tokio::time::timeout(
                         config.command_deadline,
                         // Boxed: the command futures are large, and moving them is most of a small request's cost.
@@ -798,8 +817,7 @@ impl CaseBot {
                             "timeout",
                         ),
                     };
-                    self.audit(ctx, kind, &outcome).await;
-                    outcome
+                    (kind, outcome)
                 }
             },
         }
@@ -814,6 +832,7 @@ impl CaseBot {
             command: command.to_owned(),
             case_id: outcome.case_id.clone(),
             outcome: outcome.outcome.clone().into_owned(),
+            claim_key: ctx.claim_key.clone(),
         };
         if let Err(err) = self.inner.store.audit(record).await {
             tracing::error!(error = %err, command, "audit record not written");

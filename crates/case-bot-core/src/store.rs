@@ -40,7 +40,8 @@ pub struct CaseLink {
 ///
 /// ```
 /// let record = case_bot_core::AuditRecord { at_ms: 0, sender: "张三".into(), sender_staff_id: None,
-///     conversation_id: "cid".into(), command: "create".into(), case_id: None, outcome: "ok".into() };
+///     conversation_id: "cid".into(), command: "create".into(), case_id: None, outcome: "ok".into(),
+///     claim_key: Some("msg:msgkdBmqTiyz5fVrmCjRfWDGw==".into()) };
 /// # let _ = record;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +61,11 @@ pub struct AuditRecord {
     pub case_id: Option<String>,
     /// What happened (`ok`, `refused`, an error code, …).
     pub outcome: String,
+    /// The idempotency key the message was admitted under (the bot's is `msg:<DingTalk
+    /// msgId>`): it ties the record to one delivery, and lets a store keep the claim in the
+    /// same row.
+    #[serde(default)]
+    pub claim_key: Option<String>,
 }
 
 /// Why the store failed.
@@ -223,7 +229,7 @@ mod sqlite {
     //! the queue (graceful shutdown calls it). A crash can lose the last [`GATHER`] (10 ms) of
     //! writes, never the file's consistency.
 
-    use std::collections::{HashMap, VecDeque};
+    use std::collections::{HashMap, HashSet, VecDeque};
     use std::path::Path;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -232,7 +238,7 @@ mod sqlite {
     use async_trait::async_trait;
     use rusqlite::{Connection, params};
 
-    use super::{AuditRecord, CaseLink, Claims, Store, StoreError, unix_ms};
+    use super::{AuditRecord, CLAIMS_IN_MEMORY, CaseLink, Claims, Store, StoreError, unix_ms};
 
     fn err(e: impl std::fmt::Display) -> StoreError {
         StoreError(e.to_string())
@@ -266,6 +272,7 @@ mod sqlite {
     /// let store = SqliteStore::open(dir.join("state.db")).unwrap();
     /// assert!(store.claim("k", 1000).await.unwrap());
     /// store.flush().await; // durable now
+    /// # drop(store); std::fs::remove_dir_all(&dir).unwrap();
     /// # }
     /// ```
     #[derive(Debug, Clone)]
@@ -275,8 +282,8 @@ mod sqlite {
     }
 
     /// Changes waiting for the writer thread. Senders wake the writer only when it sleeps
-    /// on an empty queue; under load it wakes itself every [`GATHER`] and takes everything queued,
-    /// so a burst costs one wake-up and one transaction, not one per request.
+    /// on an empty queue (or to flush); it then lets changes gather for [`GATHER`] and takes
+    /// everything queued, so a burst costs one wake-up and one transaction, not one per request.
     #[derive(Default)]
     struct Queue {
         ops: Mutex<Vec<Op>>,
@@ -292,16 +299,19 @@ mod sqlite {
 
     impl Queue {
         fn push(&self, op: Op) {
+            let flush = matches!(op, Op::Flush(_));
             self.ops
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .push(op);
-            if self.sleeping.load(Ordering::Acquire) {
+            if flush || self.sleeping.load(Ordering::Acquire) {
                 self.wake.notify_one();
             }
         }
 
-        /// Blocks until something is queued, then returns all of it.
+        /// Blocks until something is queued, lets more gather for up to [`GATHER`] (a flush
+        /// ends the wait), then returns all of it. Gathering also puts a fast command's claim
+        /// and audit record in one batch, so they share one row (see `write_batch`).
         fn take(&self) -> Vec<Op> {
             let mut ops = self.ops.lock().unwrap_or_else(PoisonError::into_inner);
             while ops.is_empty() {
@@ -309,6 +319,18 @@ mod sqlite {
                 ops = self.wake.wait(ops).unwrap_or_else(PoisonError::into_inner);
             }
             self.sleeping.store(false, Ordering::Release);
+            let deadline = Instant::now() + GATHER;
+            while !ops.iter().any(|op| matches!(op, Op::Flush(_))) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                ops = self
+                    .wake
+                    .wait_timeout(ops, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
             std::mem::take(&mut *ops)
         }
     }
@@ -321,16 +343,41 @@ mod sqlite {
              CREATE TABLE IF NOT EXISTS cases (case_id TEXT PRIMARY KEY, link TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
                  sender TEXT NOT NULL, sender_staff_id TEXT, conversation_id TEXT NOT NULL, command TEXT NOT NULL,
-                 case_id TEXT, outcome TEXT NOT NULL);",
-        )
+                 case_id TEXT, outcome TEXT NOT NULL, claim_key TEXT, claim_expires_ms INTEGER);",
+        )?;
+        // Files written before the claim columns existed.
+        let has_claim_columns = conn
+            .prepare("SELECT 1 FROM pragma_table_info('audit') WHERE name = 'claim_key'")?
+            .exists([])?;
+        if !has_claim_columns {
+            conn.execute_batch(
+                "ALTER TABLE audit ADD COLUMN claim_key TEXT;
+                 ALTER TABLE audit ADD COLUMN claim_expires_ms INTEGER;",
+            )?;
+        }
+        Ok(())
     }
 
     fn load(conn: &Connection) -> Result<Memory, rusqlite::Error> {
         let now = unix_ms();
         conn.execute("DELETE FROM claims WHERE expires_at_ms <= ?1", params![now])?;
         let mut memory = Memory::default();
-        let mut stmt = conn.prepare("SELECT key, expires_at_ms FROM claims")?;
-        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+        // Claims live in their own table, or in the audit row of their command (see
+        // `write_batch`); only the newest `CLAIMS_IN_MEMORY` audit rows can hold one that is
+        // still remembered.
+        let mut stmt = conn.prepare(
+            "SELECT key, expires_at_ms FROM claims
+             UNION ALL
+             SELECT claim_key, claim_expires_ms FROM
+                 (SELECT claim_key, claim_expires_ms FROM audit ORDER BY id DESC LIMIT ?1)
+             WHERE claim_key IS NOT NULL AND claim_expires_ms > ?2
+             ORDER BY 2",
+        )?;
+        let rows = stmt.query_map(
+            params![i64::try_from(CLAIMS_IN_MEMORY).unwrap_or(i64::MAX), now],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+        )?;
+        for row in rows {
             let (key, expires) = row?;
             memory.claims.claim(&key, now, expires);
         }
@@ -342,7 +389,8 @@ mod sqlite {
             }
         }
         let mut stmt = conn.prepare(
-            "SELECT at_ms, sender, sender_staff_id, conversation_id, command, case_id, outcome
+            "SELECT at_ms, sender, sender_staff_id, conversation_id, command, case_id, outcome,
+                 claim_key
              FROM audit ORDER BY id DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map(
@@ -356,6 +404,7 @@ mod sqlite {
                     command: row.get(4)?,
                     case_id: row.get(5)?,
                     outcome: row.get(6)?,
+                    claim_key: row.get(7)?,
                 })
             },
         )?;
@@ -378,11 +427,27 @@ mod sqlite {
                  ON CONFLICT(case_id) DO UPDATE SET link = excluded.link",
             )?;
             let mut audit = tx.prepare_cached(
-                "INSERT INTO audit (at_ms, sender, sender_staff_id, conversation_id, command, case_id, outcome)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO audit (at_ms, sender, sender_staff_id, conversation_id, command, case_id,
+                     outcome, claim_key, claim_expires_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
+            // A claim whose command's audit record is in the same batch (most commands finish
+            // well within GATHER) is kept in that record's row: one insert instead of two, and
+            // no row in the claims index. Claims of slower commands get their own row, so a
+            // crash while AWS is still answering does not forget them.
+            let audited: HashSet<&str> = ops
+                .iter()
+                .filter_map(|op| match op {
+                    Op::Audit(record) => record.claim_key.as_deref(),
+                    _ => None,
+                })
+                .collect();
+            let mut held: HashMap<&str, i64> = HashMap::new();
             for op in ops {
                 match op {
+                    Op::Claim(key, expires) if audited.contains(key.as_str()) => {
+                        held.insert(key, *expires);
+                    }
                     Op::Claim(key, expires) => {
                         claim.execute(params![key, expires])?;
                     }
@@ -397,7 +462,9 @@ mod sqlite {
                             r.conversation_id,
                             r.command,
                             r.case_id,
-                            r.outcome
+                            r.outcome,
+                            r.claim_key,
+                            r.claim_key.as_deref().and_then(|key| held.get(key)),
                         ])?;
                     }
                     Op::Flush(_) => {}
@@ -407,9 +474,9 @@ mod sqlite {
         tx.commit()
     }
 
-    /// How long the writer lets changes gather into one transaction under load. Each commit
-    /// rewrites whole pages into the WAL, so fewer, larger commits write less: at 70k
-    /// callbacks a second, 2 ms meant about 15 MB/s of WAL.
+    /// How long the writer lets changes gather into one transaction. Each commit rewrites
+    /// whole pages into the WAL, so fewer, larger commits write less: at 70k callbacks a
+    /// second, 2 ms meant about 15 MB/s of WAL.
     const GATHER: Duration = Duration::from_millis(10);
 
     /// How often the writer deletes expired claims from the file.
@@ -431,16 +498,10 @@ mod sqlite {
                     tracing::warn!(error = %e, "expired claims not pruned");
                 }
             }
-            let mut flushed = false;
             for op in batch {
                 if let Op::Flush(done) = op {
-                    flushed = true;
                     let _ = done.send(());
                 }
-            }
-            if !flushed {
-                // Let the next burst gather into one transaction.
-                std::thread::sleep(GATHER);
             }
         }
     }

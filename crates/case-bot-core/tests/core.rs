@@ -15,6 +15,7 @@ use case_bot_core::{
     BotConfig, CaseBot, MemoryStore, ReplyMode, SecretError, SecretSource, Secrets, SqliteStore,
     StaticSecrets, Store,
 };
+use casebot_testkit::TempDir;
 use dingtalk_robot::AppSecret;
 use dingtalk_robot::testing::{FakeDingTalk, FakeRobot};
 use support_commands::Sandbox;
@@ -194,10 +195,8 @@ async fn attribution_counts_towards_the_8000_character_limit() {
 #[tokio::test]
 async fn memory_and_sqlite_stores_keep_the_same_contract() {
     common::store_contract(&MemoryStore::default(), 0).await;
-    let dir = std::env::temp_dir().join(format!("casebot-core-store-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("state.db");
-    let _ = std::fs::remove_file(&path);
+    let dir = TempDir::new("core-store");
+    let path = dir.path().join("state.db");
     let store = SqliteStore::open(&path).unwrap();
     common::store_contract(&store, 0).await;
     store.flush().await;
@@ -215,12 +214,137 @@ async fn memory_and_sqlite_stores_keep_the_same_contract() {
     assert_eq!(recent, ["c2", "c1", "c0"]);
 }
 
+fn audit_of(claim_key: &str) -> case_bot_core::AuditRecord {
+    case_bot_core::AuditRecord {
+        at_ms: 1,
+        sender: "张三".into(),
+        sender_staff_id: None,
+        conversation_id: "cid".into(),
+        command: "help".into(),
+        case_id: None,
+        outcome: "help".into(),
+        claim_key: Some(claim_key.into()),
+    }
+}
+
+fn count(path: &std::path::Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(sql, [], |row| row.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sqlite_keeps_a_claim_in_its_audit_row_and_still_holds_it_after_a_restart() {
+    let dir = TempDir::new("core-claim-in-audit");
+    let path = dir.path().join("state.db");
+    let store = SqliteStore::open(&path).unwrap();
+    // Fast commands: claim and audit record reach the writer in one batch (nearly always).
+    for i in 0..100 {
+        assert!(store.claim(&format!("msg:fast-{i}"), 60_000).await.unwrap());
+        store
+            .audit(audit_of(&format!("msg:fast-{i}")))
+            .await
+            .unwrap();
+    }
+    store.flush().await;
+    let own_rows = count(&path, "SELECT count(*) FROM claims");
+    assert!(
+        own_rows < 100,
+        "{own_rows} of 100 fast claims have their own row"
+    );
+    // A slow one: the claim is written before its command has an audit record.
+    assert!(store.claim("msg:slow", 60_000).await.unwrap());
+    store.flush().await;
+    store.audit(audit_of("msg:slow")).await.unwrap();
+    store.flush().await;
+    drop(store);
+
+    assert_eq!(
+        count(&path, "SELECT count(*) FROM claims WHERE key = 'msg:slow'"),
+        1,
+        "a claim whose command is still running has its own row"
+    );
+    assert_eq!(
+        count(
+            &path,
+            "SELECT count(*) FROM audit WHERE claim_key IS NOT NULL"
+        ),
+        101
+    );
+    let reopened = SqliteStore::open(&path).unwrap();
+    for key in (0..100)
+        .map(|i| format!("msg:fast-{i}"))
+        .chain(["msg:slow".into()])
+    {
+        assert!(
+            !reopened.claim(&key, 60_000).await.unwrap(),
+            "{key} held after a restart"
+        );
+    }
+    assert!(reopened.claim("msg:new", 60_000).await.unwrap());
+    let recent = reopened.recent_audit(1).await.unwrap();
+    assert_eq!(recent[0].claim_key.as_deref(), Some("msg:slow"));
+}
+
+#[tokio::test]
+async fn sqlite_forgets_expired_claims_kept_in_audit_rows() {
+    let dir = TempDir::new("core-claim-expired");
+    let path = dir.path().join("state.db");
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(store.claim("msg:short", 1).await.unwrap());
+    store.audit(audit_of("msg:short")).await.unwrap();
+    store.flush().await;
+    drop(store);
+    std::thread::sleep(Duration::from_millis(5));
+    let reopened = SqliteStore::open(&path).unwrap();
+    assert!(
+        reopened.claim("msg:short", 60_000).await.unwrap(),
+        "expired, so free"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_opens_a_file_from_before_the_claim_columns() {
+    let dir = TempDir::new("core-migrate");
+    let path = dir.path().join("state.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE claims (key TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL) WITHOUT ROWID;
+             CREATE TABLE cases (case_id TEXT PRIMARY KEY, link TEXT NOT NULL);
+             CREATE TABLE audit (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
+                 sender TEXT NOT NULL, sender_staff_id TEXT, conversation_id TEXT NOT NULL, command TEXT NOT NULL,
+                 case_id TEXT, outcome TEXT NOT NULL);
+             INSERT INTO audit (at_ms, sender, conversation_id, command, case_id, outcome)
+                 VALUES (1, '张三', 'cid', 'create', 'case-1', 'ok');
+             INSERT INTO claims VALUES ('msg:old', 9999999999999);",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let recent = store.recent_audit(5).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(
+        (recent[0].command.as_str(), recent[0].claim_key.as_deref()),
+        ("create", None)
+    );
+    assert!(
+        !store.claim("msg:old", 60_000).await.unwrap(),
+        "old claims still held"
+    );
+    assert!(store.claim("msg:next", 60_000).await.unwrap());
+    store.audit(audit_of("msg:next")).await.unwrap();
+    store.flush().await;
+    drop(store);
+    let reopened = SqliteStore::open(&path).unwrap();
+    assert!(!reopened.claim("msg:next", 60_000).await.unwrap());
+}
+
 #[tokio::test]
 async fn sqlite_claims_are_atomic_under_concurrency() {
-    let dir = std::env::temp_dir().join(format!("casebot-core-claims-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("state.db");
-    let _ = std::fs::remove_file(&path);
+    let dir = TempDir::new("core-claims");
+    let path = dir.path().join("state.db");
     let store = Arc::new(SqliteStore::open(&path).unwrap());
     let mut handles = Vec::new();
     for _ in 0..32 {

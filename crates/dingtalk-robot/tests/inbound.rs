@@ -216,6 +216,63 @@ fn a_modelled_field_of_the_wrong_type_is_a_parse_error() {
 }
 
 #[test]
+fn text_content_is_read_whatever_the_text_object_looks_like() {
+    // Escapes, a repeated `content` (the last wins), extra keys beside it, `content` first or last.
+    for (body, expected) in [
+        (
+            &br#"{"msgtype":"text","text":{"content":"@bot\u2005\u5e2e\u52a9\n"}}"#[..],
+            Some("帮助"),
+        ),
+        (
+            br#"{"msgtype":"text","text":{"content":"a","content":"b"}}"#,
+            Some("b"),
+        ),
+        (
+            br#"{"msgtype":"text","text":{"isReply":false,"content":"c"}}"#,
+            Some("c"),
+        ),
+        (br#"{"text":{"content":"d"},"msgtype":"text"}"#, Some("d")),
+    ] {
+        let msg = InboundMessage::from_json(body).unwrap();
+        assert_eq!(
+            msg.command_text(),
+            expected,
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    // Shapes that are not a text message are kept whole, not rejected.
+    for body in [
+        &br#"{"msgtype":"text","text":{"content":42}}"#[..],
+        br#"{"msgtype":"text","text":"plain"}"#,
+        br#"{"msgtype":"text","text":[1,2]}"#,
+        br#"{"msgtype":"text","text":null}"#,
+    ] {
+        let msg = InboundMessage::from_json(body).unwrap();
+        let MessageContent::Unknown { raw, .. } = msg.content() else {
+            panic!("{:?}", msg.content())
+        };
+        let sent: serde_json::Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(
+            raw["text"],
+            sent["text"],
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+        let again = InboundMessage::from_json(&serde_json::to_vec(&msg).unwrap()).unwrap();
+        assert_eq!(again, msg, "round trip");
+    }
+}
+
+#[test]
+fn a_body_that_is_not_utf8_is_a_parse_error_even_inside_a_string() {
+    let mut body = br#"{"msgtype":"text","text":{"content":"ok"},"senderNick":"#.to_vec();
+    body.extend_from_slice(b"\"\xff\xfe\"}");
+    let err = InboundMessage::from_json(&body).unwrap_err();
+    assert!(err.to_string().contains("not a JSON object"), "{err}");
+}
+
+#[test]
 fn command_text_strips_mention_and_whitespace() {
     let cases = [
         (" 帮助", Some("帮助")),

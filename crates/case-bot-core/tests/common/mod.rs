@@ -32,6 +32,7 @@ pub(crate) async fn store_contract(store: &dyn Store, audit_base_ms: i64) {
             command: format!("c{i}"),
             case_id: None,
             outcome: "ok".into(),
+            claim_key: Some(format!("msg:c{i}")),
         };
         store.audit(record).await.unwrap();
     }
