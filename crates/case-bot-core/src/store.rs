@@ -426,23 +426,19 @@ mod sqlite {
                 "INSERT INTO cases (case_id, link) VALUES (?1, ?2)
                  ON CONFLICT(case_id) DO UPDATE SET link = excluded.link",
             )?;
-            let mut audit = tx.prepare_cached(
-                "INSERT INTO audit (at_ms, sender, sender_staff_id, conversation_id, command, case_id,
-                     outcome, claim_key, claim_expires_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
             // A claim whose command's audit record is in the same batch (most commands finish
             // well within GATHER) is kept in that record's row: one insert instead of two, and
             // no row in the claims index. Claims of slower commands get their own row, so a
             // crash while AWS is still answering does not forget them.
-            let audited: HashSet<&str> = ops
+            let audited: HashSet<&str, foldhash::fast::RandomState> = ops
                 .iter()
                 .filter_map(|op| match op {
                     Op::Audit(record) => record.claim_key.as_deref(),
                     _ => None,
                 })
                 .collect();
-            let mut held: HashMap<&str, i64> = HashMap::new();
+            let mut held: HashMap<&str, i64, foldhash::fast::RandomState> = HashMap::default();
+            let mut audits: Vec<(&AuditRecord, Option<i64>)> = Vec::new();
             for op in ops {
                 match op {
                     Op::Claim(key, expires) if audited.contains(key.as_str()) => {
@@ -454,24 +450,68 @@ mod sqlite {
                     Op::Case(case_id, link) => {
                         case.execute(params![case_id, link])?;
                     }
-                    Op::Audit(r) => {
-                        audit.execute(params![
-                            r.at_ms,
-                            r.sender,
-                            r.sender_staff_id,
-                            r.conversation_id,
-                            r.command,
-                            r.case_id,
-                            r.outcome,
-                            r.claim_key,
-                            r.claim_key.as_deref().and_then(|key| held.get(key)),
-                        ])?;
+                    Op::Audit(record) => {
+                        let claim_expires = record
+                            .claim_key
+                            .as_deref()
+                            .and_then(|key| held.get(key).copied());
+                        audits.push((record, claim_expires));
                     }
                     Op::Flush(_) => {}
                 }
             }
+            // Audit rows go in statements of many rows: a statement per row was most of the
+            // writer's time.
+            let mut chunks = audits.chunks_exact(AUDIT_ROWS_PER_INSERT);
+            if audits.len() >= AUDIT_ROWS_PER_INSERT {
+                let mut many = tx.prepare_cached(&audit_insert(AUDIT_ROWS_PER_INSERT))?;
+                for chunk in &mut chunks {
+                    many.execute(rusqlite::params_from_iter(
+                        chunk.iter().flat_map(audit_values),
+                    ))?;
+                }
+            }
+            let mut one = tx.prepare_cached(&audit_insert(1))?;
+            for row in chunks.remainder() {
+                one.execute(rusqlite::params_from_iter(audit_values(row)))?;
+            }
         }
         tx.commit()
+    }
+
+    /// Audit rows per multi-row `INSERT` (9 parameters each, far under SQLite's limit).
+    const AUDIT_ROWS_PER_INSERT: usize = 32;
+
+    /// `INSERT INTO audit … VALUES (…), (…), …` for `rows` rows.
+    fn audit_insert(rows: usize) -> String {
+        let mut sql = String::from(
+            "INSERT INTO audit (at_ms, sender, sender_staff_id, conversation_id, command, case_id, \
+             outcome, claim_key, claim_expires_ms) VALUES ",
+        );
+        for row in 0..rows {
+            if row > 0 {
+                sql.push(',');
+            }
+            sql.push_str("(?,?,?,?,?,?,?,?,?)");
+        }
+        sql
+    }
+
+    /// The parameters of one audit row, in [`audit_insert`]'s column order.
+    fn audit_values<'a>(
+        (record, claim_expires): &'a (&'a AuditRecord, Option<i64>),
+    ) -> [&'a dyn rusqlite::ToSql; 9] {
+        [
+            &record.at_ms,
+            &record.sender,
+            &record.sender_staff_id,
+            &record.conversation_id,
+            &record.command,
+            &record.case_id,
+            &record.outcome,
+            &record.claim_key,
+            claim_expires,
+        ]
     }
 
     /// How long the writer lets changes gather into one transaction. Each commit rewrites

@@ -283,8 +283,23 @@ async fn sqlite_keeps_a_claim_in_its_audit_row_and_still_holds_it_after_a_restar
         );
     }
     assert!(reopened.claim("msg:new", 60_000).await.unwrap());
-    let recent = reopened.recent_audit(1).await.unwrap();
-    assert_eq!(recent[0].claim_key.as_deref(), Some("msg:slow"));
+    // Written in multi-row statements, read back complete and in order.
+    let recent = reopened.recent_audit(200).await.unwrap();
+    let keys: Vec<String> = recent
+        .iter()
+        .rev()
+        .filter_map(|r| r.claim_key.clone())
+        .collect();
+    let expected: Vec<String> = (0..100)
+        .map(|i| format!("msg:fast-{i}"))
+        .chain(["msg:slow".into()])
+        .collect();
+    assert_eq!(keys, expected);
+    assert!(
+        recent
+            .iter()
+            .all(|r| *r == audit_of(r.claim_key.as_deref().unwrap()))
+    );
 }
 
 #[tokio::test]
