@@ -134,20 +134,29 @@ impl Claims {
 
     /// Claims `key` until `expires`; `false` if it is held.
     pub(crate) fn claim(&mut self, key: &str, now: i64, expires: i64) -> bool {
+        use std::collections::hash_map::Entry;
         while let Some(&(until, oldest)) = self.order.front() {
             if until > now && self.order.len() < CLAIMS_IN_MEMORY {
                 break;
             }
-            if self.map.get(&oldest) == Some(&until) {
-                self.map.remove(&oldest);
+            // Only if not re-claimed since (a later entry in the queue holds it then).
+            if let Entry::Occupied(entry) = self.map.entry(oldest)
+                && *entry.get() == until
+            {
+                entry.remove();
             }
             self.order.pop_front();
         }
         let fingerprint = self.fingerprint(key);
-        if self.map.get(&fingerprint).is_some_and(|&until| until > now) {
-            return false;
+        match self.map.entry(fingerprint) {
+            Entry::Occupied(entry) if *entry.get() > now => return false,
+            Entry::Occupied(mut entry) => {
+                entry.insert(expires);
+            }
+            Entry::Vacant(entry) => {
+                entry.insert(expires);
+            }
         }
-        self.map.insert(fingerprint, expires);
         self.order.push_back((expires, fingerprint));
         true
     }
