@@ -72,8 +72,12 @@ impl Message {
 }
 
 impl From<InboundMessage> for Context {
-    fn from(msg: InboundMessage) -> Self {
-        let session = SessionWebhook::from_message(&msg);
+    fn from(mut msg: InboundMessage) -> Self {
+        // The URL is moved, not copied: most replies never use it (`--reply response`).
+        let session = msg
+            .session_webhook
+            .take()
+            .map(|url| SessionWebhook::new(url, msg.session_webhook_expired_time));
         Self {
             nick: msg.sender_nick.unwrap_or_else(|| "unknown".to_owned()),
             staff_id: msg.sender_staff_id,
@@ -644,17 +648,17 @@ impl CaseBot {
 
         let bot = self.clone();
         let work = async move {
-            let outcome = bot.run(&ctx, text.as_deref(), non_text).await;
+            let (session, outcome) = bot.run(ctx, text.as_deref(), non_text).await;
             tracing::Span::current().record("outcome", &*outcome.outcome);
             if let Some(case_id) = &outcome.case_id {
                 tracing::Span::current().record("case_id", case_id.as_str());
             }
-            (ctx, outcome)
+            (session, outcome)
         };
 
         let config = &self.inner.config;
         if config.reply_mode == ReplyMode::Response {
-            let (ctx, outcome) = work.await;
+            let (session, outcome) = work.await;
             // The first DingTalk message goes in the response; any further parts are posted.
             let (head, rest) = match outcome.reply {
                 Reply::Prepared(prepared) if prepared.body.is_some() => {
@@ -670,7 +674,13 @@ impl CaseBot {
                 }
             };
             if !rest.is_empty() {
-                Box::pin(self.deliver(&ctx, &secrets, rest, outcome.case_id.as_deref())).await;
+                Box::pin(self.deliver(
+                    session.as_ref(),
+                    &secrets,
+                    rest,
+                    outcome.case_id.as_deref(),
+                ))
+                .await;
             }
             let mut response = Response::new(head.unwrap_or_else(|| Bytes::from_static(b"{}")));
             response.headers_mut().insert(
@@ -680,9 +690,9 @@ impl CaseBot {
             return response;
         }
         if config.reply_before_response {
-            let (ctx, outcome) = work.await;
+            let (session, outcome) = work.await;
             Box::pin(self.deliver(
-                &ctx,
+                session.as_ref(),
                 &secrets,
                 vec![outcome.reply.into_message()],
                 outcome.case_id.as_deref(),
@@ -697,9 +707,9 @@ impl CaseBot {
             async move {
                 let _guard = guard;
                 let started = Instant::now();
-                let (ctx, outcome) = work.await;
+                let (session, outcome) = work.await;
                 bot.deliver(
-                    &ctx,
+                    session.as_ref(),
                     &secrets,
                     vec![outcome.reply.into_message()],
                     outcome.case_id.as_deref(),
@@ -715,7 +725,7 @@ impl CaseBot {
 
     async fn deliver(
         &self,
-        ctx: &Context,
+        session: Option<&SessionWebhook>,
         secrets: &Secrets,
         messages: Vec<OutboundMessage>,
         case_id: Option<&str>,
@@ -730,10 +740,9 @@ impl CaseBot {
         let target: Option<Target> = match self.inner.config.reply_mode {
             ReplyMode::Webhook => robot
                 .map(Target::from)
-                .or_else(|| ctx.session.clone().map(Target::from)),
-            _ => ctx
-                .session
-                .clone()
+                .or_else(|| session.cloned().map(Target::from)),
+            _ => session
+                .cloned()
                 .map(Target::from)
                 .or_else(|| robot.map(Target::from)),
         };
@@ -765,10 +774,16 @@ impl CaseBot {
     }
 
     /// Runs the message and writes its audit record: one per admitted message, whatever it was.
-    async fn run(&self, ctx: &Context, text: Option<&str>, non_text: bool) -> Outcome {
-        let (command, outcome) = self.answer(ctx, text, non_text).await;
-        self.audit(ctx, command, &outcome).await;
-        outcome
+    /// Returns the session webhook to reply to; the rest of `ctx` goes into the audit record.
+    async fn run(
+        &self,
+        ctx: Context,
+        text: Option<&str>,
+        non_text: bool,
+    ) -> (Option<SessionWebhook>, Outcome) {
+        let (command, outcome) = self.answer(&ctx, text, non_text).await;
+        let session = self.audit(ctx, command, &outcome).await;
+        (session, outcome)
     }
 
     /// The audit trail's name for what was asked, and the outcome.
@@ -823,20 +838,28 @@ impl CaseBot {
         }
     }
 
-    async fn audit(&self, ctx: &Context, command: &str, outcome: &Outcome) {
+    /// Writes the audit record, moving the sender's fields out of `ctx` rather than copying
+    /// them; hands back the session webhook.
+    async fn audit(
+        &self,
+        ctx: Context,
+        command: &str,
+        outcome: &Outcome,
+    ) -> Option<SessionWebhook> {
         let record = AuditRecord {
             at_ms: unix_ms(),
-            sender: ctx.nick.clone(),
-            sender_staff_id: ctx.staff_id.clone(),
-            conversation_id: ctx.conversation_id.clone(),
+            sender: ctx.nick,
+            sender_staff_id: ctx.staff_id,
+            conversation_id: ctx.conversation_id,
             command: command.to_owned(),
             case_id: outcome.case_id.clone(),
             outcome: outcome.outcome.clone().into_owned(),
-            claim_key: ctx.claim_key.clone(),
+            claim_key: ctx.claim_key,
         };
         if let Err(err) = self.inner.store.audit(record).await {
             tracing::error!(error = %err, command, "audit record not written");
         }
+        ctx.session
     }
 
     async fn index(&self) -> Result<Arc<ServiceIndex>, SupportError> {
