@@ -241,7 +241,7 @@ mod sqlite {
     use std::collections::{HashMap, HashSet, VecDeque};
     use std::path::Path;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Condvar, Mutex, PoisonError};
+    use std::sync::{Arc, Condvar, LazyLock, Mutex, PoisonError};
     use std::time::{Duration, Instant};
 
     use async_trait::async_trait;
@@ -473,14 +473,17 @@ mod sqlite {
             // writer's time.
             let mut chunks = audits.chunks_exact(AUDIT_ROWS_PER_INSERT);
             if audits.len() >= AUDIT_ROWS_PER_INSERT {
-                let mut many = tx.prepare_cached(&audit_insert(AUDIT_ROWS_PER_INSERT))?;
+                static MANY: LazyLock<String> =
+                    LazyLock::new(|| audit_insert(AUDIT_ROWS_PER_INSERT));
+                let mut many = tx.prepare_cached(&MANY)?;
                 for chunk in &mut chunks {
                     many.execute(rusqlite::params_from_iter(
                         chunk.iter().flat_map(audit_values),
                     ))?;
                 }
             }
-            let mut one = tx.prepare_cached(&audit_insert(1))?;
+            static ONE: LazyLock<String> = LazyLock::new(|| audit_insert(1));
+            let mut one = tx.prepare_cached(&ONE)?;
             for row in chunks.remainder() {
                 one.execute(rusqlite::params_from_iter(audit_values(row)))?;
             }

@@ -463,20 +463,25 @@ mod wire {
 
     impl<'de> Deserialize<'de> for TextKey {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct KeyVisitor;
-            impl Visitor<'_> for KeyVisitor {
-                type Value = TextKey;
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("a field name")
-                }
-                fn visit_str<E: de::Error>(self, key: &str) -> Result<TextKey, E> {
-                    Ok(match key {
-                        "content" => TextKey::Content,
-                        other => TextKey::Other(other.to_owned()),
-                    })
-                }
-            }
-            deserializer.deserialize_identifier(KeyVisitor)
+            deserializer.deserialize_identifier(KeyVisitor(|key: &str| match key {
+                "content" => TextKey::Content,
+                other => TextKey::Other(other.to_owned()),
+            }))
+        }
+    }
+
+    /// Reads an object key as `name(key)`, matching names without allocating.
+    struct KeyVisitor<F>(F);
+
+    impl<T, F: FnOnce(&str) -> T> Visitor<'_> for KeyVisitor<F> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a field name")
+        }
+
+        fn visit_str<E: de::Error>(self, key: &str) -> Result<T, E> {
+            Ok((self.0)(key))
         }
     }
 
@@ -576,39 +581,29 @@ mod wire {
 
     impl<'de> Deserialize<'de> for Field {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct FieldVisitor;
-            impl Visitor<'_> for FieldVisitor {
-                type Value = Field;
-                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                    f.write_str("a field name")
-                }
-                fn visit_str<E: de::Error>(self, key: &str) -> Result<Field, E> {
-                    Ok(match key {
-                        "msgtype" => Field::Msgtype,
-                        "text" => Field::Text,
-                        "content" => Field::Content,
-                        "msgId" => Field::MsgId,
-                        "createAt" => Field::CreateAt,
-                        "conversationType" => Field::ConversationType,
-                        "conversationId" => Field::ConversationId,
-                        "conversationTitle" => Field::ConversationTitle,
-                        "senderId" => Field::SenderId,
-                        "senderNick" => Field::SenderNick,
-                        "senderCorpId" => Field::SenderCorpId,
-                        "senderStaffId" => Field::SenderStaffId,
-                        "chatbotUserId" => Field::ChatbotUserId,
-                        "chatbotCorpId" => Field::ChatbotCorpId,
-                        "robotCode" => Field::RobotCode,
-                        "atUsers" => Field::AtUsers,
-                        "isAdmin" => Field::IsAdmin,
-                        "isInAtList" => Field::IsInAtList,
-                        "sessionWebhook" => Field::SessionWebhook,
-                        "sessionWebhookExpiredTime" => Field::SessionWebhookExpiredTime,
-                        other => Field::Other(other.to_owned()),
-                    })
-                }
-            }
-            deserializer.deserialize_identifier(FieldVisitor)
+            deserializer.deserialize_identifier(KeyVisitor(|key: &str| match key {
+                "msgtype" => Field::Msgtype,
+                "text" => Field::Text,
+                "content" => Field::Content,
+                "msgId" => Field::MsgId,
+                "createAt" => Field::CreateAt,
+                "conversationType" => Field::ConversationType,
+                "conversationId" => Field::ConversationId,
+                "conversationTitle" => Field::ConversationTitle,
+                "senderId" => Field::SenderId,
+                "senderNick" => Field::SenderNick,
+                "senderCorpId" => Field::SenderCorpId,
+                "senderStaffId" => Field::SenderStaffId,
+                "chatbotUserId" => Field::ChatbotUserId,
+                "chatbotCorpId" => Field::ChatbotCorpId,
+                "robotCode" => Field::RobotCode,
+                "atUsers" => Field::AtUsers,
+                "isAdmin" => Field::IsAdmin,
+                "isInAtList" => Field::IsInAtList,
+                "sessionWebhook" => Field::SessionWebhook,
+                "sessionWebhookExpiredTime" => Field::SessionWebhookExpiredTime,
+                other => Field::Other(other.to_owned()),
+            }))
         }
     }
 
