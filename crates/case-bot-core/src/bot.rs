@@ -523,6 +523,10 @@ impl CaseBot {
             status = tracing::field::Empty,
             latency_ms = tracing::field::Empty
         );
+        if span.is_disabled() {
+            // Logging below info: no span to fill in, so no clock to read.
+            return self.route(request).await;
+        }
         let started = Instant::now();
         let response = self.route(request).instrument(span.clone()).await;
         span.record("status", response.status().as_u16());
@@ -628,8 +632,9 @@ impl CaseBot {
         if let Some(msg_id) = msg_id {
             let ttl =
                 i64::try_from(self.inner.config.idempotency_ttl.as_millis()).unwrap_or(i64::MAX);
-            let mut key = msg_id;
-            key.insert_str(0, "msg:");
+            let mut key = String::with_capacity("msg:".len() + msg_id.len());
+            key.push_str("msg:");
+            key.push_str(&msg_id);
             match self.inner.store.claim(&key, ttl).await {
                 Ok(true) => ctx.claim_key = Some(key),
                 Ok(false) => {

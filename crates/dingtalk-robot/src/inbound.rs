@@ -356,6 +356,7 @@ mod wire {
     //! The flat wire shape, converted to and from the public model.
 
     use super::{AtUser, ConversationType, InboundMessage, MessageContent, RichTextItem};
+    use std::borrow::Cow;
     use std::fmt;
 
     use serde::de::{self, MapAccess, Visitor};
@@ -368,7 +369,7 @@ mod wire {
     #[serde(rename_all = "camelCase")]
     pub(super) struct Raw {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        msgtype: Option<String>,
+        msgtype: Option<Cow<'static, str>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<TextField>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -377,8 +378,12 @@ mod wire {
         msg_id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         create_at: Option<Value>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        conversation_type: Option<Value>,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            serialize_with = "conversation_type_str"
+        )]
+        conversation_type: Option<ConversationType>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         conversation_id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -607,6 +612,111 @@ mod wire {
         }
     }
 
+    /// `msgtype`: the known types are matched without allocating a string.
+    struct Msgtype(Cow<'static, str>);
+
+    impl<'de> Deserialize<'de> for Msgtype {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct MsgtypeVisitor;
+            impl Visitor<'_> for MsgtypeVisitor {
+                type Value = Msgtype;
+
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a message type")
+                }
+
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Msgtype, E> {
+                    const KNOWN: [&str; 6] =
+                        ["text", "richText", "picture", "audio", "video", "file"];
+                    Ok(Msgtype(
+                        KNOWN.iter().find(|known| **known == v).map_or_else(
+                            || Cow::Owned(v.to_owned()),
+                            |known| Cow::Borrowed(*known),
+                        ),
+                    ))
+                }
+            }
+            deserializer.deserialize_str(MsgtypeVisitor)
+        }
+    }
+
+    /// `conversationType`: `"1"` and `"2"` without allocating, numbers accepted as their
+    /// decimal text, and any other shape (documented values are strings) taken as absent.
+    struct WireConversationType(Option<ConversationType>);
+
+    impl<'de> Deserialize<'de> for WireConversationType {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct ConversationTypeVisitor;
+            impl<'de> Visitor<'de> for ConversationTypeVisitor {
+                type Value = WireConversationType;
+
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a conversation type")
+                }
+
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                    Ok(WireConversationType(Some(ConversationType::from(v))))
+                }
+
+                fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                    Ok(WireConversationType(Some(ConversationType::from(
+                        v.to_string().as_str(),
+                    ))))
+                }
+
+                fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                    Ok(WireConversationType(Some(ConversationType::from(
+                        v.to_string().as_str(),
+                    ))))
+                }
+
+                fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                    // As JSON writes it (`2.0`), like the other numbers.
+                    Ok(WireConversationType(
+                        serde_json::Number::from_f64(v)
+                            .map(|n| ConversationType::from(n.to_string().as_str())),
+                    ))
+                }
+
+                fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                    Ok(WireConversationType(None))
+                }
+
+                fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                    Ok(WireConversationType(None))
+                }
+
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                    while map
+                        .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                        .is_some()
+                    {}
+                    Ok(WireConversationType(None))
+                }
+
+                fn visit_seq<A: de::SeqAccess<'de>>(
+                    self,
+                    mut seq: A,
+                ) -> Result<Self::Value, A::Error> {
+                    while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                    Ok(WireConversationType(None))
+                }
+            }
+            deserializer.deserialize_any(ConversationTypeVisitor)
+        }
+    }
+
+    #[allow(clippy::ref_option)] // the signature `serialize_with` calls
+    fn conversation_type_str<S: serde::Serializer>(
+        value: &Option<ConversationType>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => serializer.serialize_str(value.as_str()),
+            None => serializer.serialize_none(),
+        }
+    }
+
     struct RawVisitor;
 
     impl<'de> Visitor<'de> for RawVisitor {
@@ -621,12 +731,16 @@ mod wire {
             let mut raw = Raw::default();
             while let Some(field) = map.next_key::<Field>()? {
                 match field {
-                    Field::Msgtype => raw.msgtype = map.next_value()?,
+                    Field::Msgtype => {
+                        raw.msgtype = map.next_value::<Option<Msgtype>>()?.map(|m| m.0);
+                    }
                     Field::Text => raw.text = map.next_value()?,
                     Field::Content => raw.content = map.next_value()?,
                     Field::MsgId => raw.msg_id = map.next_value()?,
                     Field::CreateAt => raw.create_at = map.next_value()?,
-                    Field::ConversationType => raw.conversation_type = map.next_value()?,
+                    Field::ConversationType => {
+                        raw.conversation_type = map.next_value::<WireConversationType>()?.0;
+                    }
                     Field::ConversationId => raw.conversation_id = map.next_value()?,
                     Field::ConversationTitle => raw.conversation_title = map.next_value()?,
                     Field::SenderId => raw.sender_id = map.next_value()?,
@@ -752,11 +866,14 @@ mod wire {
                 }) {
                 Some(content) => content,
                 None => {
-                    let msgtype = raw.msgtype.clone();
+                    let msgtype = raw.msgtype.clone().map(Cow::into_owned);
                     // Keep the whole body so nothing DingTalk sent is lost.
                     let mut whole = raw.extra.clone();
                     for (key, value) in [
-                        ("msgtype", raw.msgtype.clone().map(Value::String)),
+                        (
+                            "msgtype",
+                            raw.msgtype.clone().map(|t| Value::String(t.into_owned())),
+                        ),
                         ("text", raw.text.clone().map(TextField::into_value)),
                         ("content", raw.content.clone()),
                     ] {
@@ -770,11 +887,7 @@ mod wire {
                     }
                 }
             };
-            let conversation_type = raw.conversation_type.and_then(|v| match v {
-                Value::String(s) => Some(ConversationType::from(s.as_str())),
-                Value::Number(n) => Some(ConversationType::from(n.to_string().as_str())),
-                _ => None,
-            });
+            let conversation_type = raw.conversation_type;
             let at_users = raw
                 .at_users
                 .and_then(|v| serde_json::from_value::<Vec<AtUser>>(v).ok())
@@ -808,17 +921,17 @@ mod wire {
             use serde_json::json;
             let (msgtype, text, content) = match msg.content {
                 MessageContent::Text { content } => (
-                    Some("text".to_owned()),
+                    Some(Cow::Borrowed("text")),
                     Some(TextField::Content(content)),
                     None,
                 ),
                 MessageContent::RichText { items } => (
-                    Some("richText".to_owned()),
+                    Some(Cow::Borrowed("richText")),
                     None,
                     Some(json!({ "richText": items })),
                 ),
                 MessageContent::Picture { download_code } => (
-                    Some("picture".to_owned()),
+                    Some(Cow::Borrowed("picture")),
                     None,
                     Some(json!({ "downloadCode": download_code })),
                 ),
@@ -826,7 +939,7 @@ mod wire {
                     download_code,
                     recognition,
                 } => (
-                    Some("audio".to_owned()),
+                    Some(Cow::Borrowed("audio")),
                     None,
                     Some(json!({ "downloadCode": download_code, "recognition": recognition })),
                 ),
@@ -835,7 +948,7 @@ mod wire {
                     duration,
                     video_type,
                 } => (
-                    Some("video".to_owned()),
+                    Some(Cow::Borrowed("video")),
                     None,
                     Some(
                         json!({ "downloadCode": download_code, "duration": duration, "videoType": video_type }),
@@ -847,14 +960,14 @@ mod wire {
                     file_id,
                     space_id,
                 } => (
-                    Some("file".to_owned()),
+                    Some(Cow::Borrowed("file")),
                     None,
                     Some(
                         json!({ "downloadCode": download_code, "fileName": file_name, "fileId": file_id, "spaceId": space_id }),
                     ),
                 ),
                 MessageContent::Unknown { msgtype, raw } => (
-                    msgtype,
+                    msgtype.map(Cow::Owned),
                     raw.get("text").cloned().map(TextField::Other),
                     raw.get("content").cloned(),
                 ),
@@ -865,9 +978,7 @@ mod wire {
                 content,
                 msg_id: msg.msg_id,
                 create_at: msg.create_at.map(Value::from),
-                conversation_type: msg
-                    .conversation_type
-                    .map(|t| Value::String(t.as_str().to_owned())),
+                conversation_type: msg.conversation_type,
                 conversation_id: msg.conversation_id,
                 conversation_title: msg.conversation_title,
                 sender_id: msg.sender_id,

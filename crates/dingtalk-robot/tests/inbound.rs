@@ -173,6 +173,36 @@ fn numbers_as_strings_and_odd_types_do_not_fail_the_callback() {
 }
 
 #[test]
+fn conversation_type_of_any_shape_parses_and_unknown_values_are_kept() {
+    for (value, expected) in [
+        (r#""1""#, Some(ConversationType::OneToOne)),
+        ("1", Some(ConversationType::OneToOne)),
+        (r#""3""#, Some(ConversationType::Other("3".into()))),
+        ("2.0", Some(ConversationType::Other("2.0".into()))),
+        ("-1", Some(ConversationType::Other("-1".into()))),
+        ("true", None),
+        ("null", None),
+        (r#"{"a":[1]}"#, None),
+        ("[1,2]", None),
+    ] {
+        let body =
+            format!(r#"{{"msgtype":"text","text":{{"content":"hi"}},"conversationType":{value}}}"#);
+        let msg = InboundMessage::from_json(body.as_bytes()).unwrap();
+        assert_eq!(msg.conversation_type, expected, "{value}");
+        let again = InboundMessage::from_json(&serde_json::to_vec(&msg).unwrap()).unwrap();
+        assert_eq!(again, msg, "{value} round-trips");
+    }
+}
+
+#[test]
+fn a_msgtype_that_is_not_a_string_is_a_parse_error() {
+    assert!(InboundMessage::from_json(br#"{"msgtype":7}"#).is_err());
+    let unknown = InboundMessage::from_json(br#"{"msgtype":"interactiveCard"}"#).unwrap();
+    assert!(matches!(unknown.content(),
+        MessageContent::Unknown { msgtype, .. } if msgtype.as_deref() == Some("interactiveCard")));
+}
+
+#[test]
 fn non_object_bodies_are_parse_errors() {
     for body in [
         &b""[..],
