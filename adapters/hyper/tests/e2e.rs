@@ -499,7 +499,7 @@ async fn restart_keeps_case_mapping_and_audit_trail() {
     let audit = store.recent_audit(10).await.unwrap();
     let commands: Vec<(&str, Option<&str>, &str)> = audit
         .iter()
-        .map(|r| (r.command.as_str(), r.case_id.as_deref(), r.outcome.as_str()))
+        .map(|r| (&*r.command, r.case_id.as_deref(), &*r.outcome))
         .collect();
     assert_eq!(
         commands,

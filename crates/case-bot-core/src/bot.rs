@@ -848,7 +848,7 @@ impl CaseBot {
     async fn audit(
         &self,
         ctx: Context,
-        command: &str,
+        command: &'static str,
         outcome: &Outcome,
     ) -> Option<SessionWebhook> {
         let record = AuditRecord {
@@ -856,9 +856,9 @@ impl CaseBot {
             sender: ctx.nick,
             sender_staff_id: ctx.staff_id,
             conversation_id: ctx.conversation_id,
-            command: command.to_owned(),
+            command: Cow::Borrowed(command),
             case_id: outcome.case_id.clone(),
-            outcome: outcome.outcome.clone().into_owned(),
+            outcome: outcome.outcome.clone(),
             claim_key: ctx.claim_key,
         };
         if let Err(err) = self.inner.store.audit(record).await {

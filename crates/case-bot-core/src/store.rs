@@ -1,5 +1,6 @@
 //! State: idempotency keys, which conversation a case belongs to, and the audit trail.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -55,12 +56,13 @@ pub struct AuditRecord {
     pub sender_staff_id: Option<String>,
     /// The conversation.
     pub conversation_id: String,
-    /// The command (`create`, `resolve`, …).
-    pub command: String,
+    /// The command (`create`, `resolve`, …). A `Cow` so the bot's fixed names cost no
+    /// allocation per record.
+    pub command: Cow<'static, str>,
     /// The case concerned.
     pub case_id: Option<String>,
     /// What happened (`ok`, `refused`, an error code, …).
-    pub outcome: String,
+    pub outcome: Cow<'static, str>,
     /// The idempotency key the message was admitted under (the bot's is `msg:<DingTalk
     /// msgId>`): it ties the record to one delivery, and lets a store keep the claim in the
     /// same row.
@@ -241,6 +243,7 @@ mod sqlite {
     //! the queue (graceful shutdown calls it). A crash can lose the last [`GATHER`] (10 ms) of
     //! writes, never the file's consistency.
 
+    use std::borrow::Cow;
     use std::collections::{HashMap, HashSet, VecDeque};
     use std::path::Path;
     use std::sync::{Arc, Condvar, LazyLock, Mutex, PoisonError};
@@ -437,9 +440,9 @@ mod sqlite {
                     sender: row.get(1)?,
                     sender_staff_id: row.get(2)?,
                     conversation_id: row.get(3)?,
-                    command: row.get(4)?,
+                    command: Cow::Owned(row.get(4)?),
                     case_id: row.get(5)?,
-                    outcome: row.get(6)?,
+                    outcome: Cow::Owned(row.get(6)?),
                     claim_key: row.get(7)?,
                 })
             },

@@ -209,7 +209,7 @@ async fn memory_and_sqlite_stores_keep_the_same_contract() {
         .await
         .unwrap()
         .into_iter()
-        .map(|r| r.command)
+        .map(|r| r.command.into_owned())
         .collect();
     assert_eq!(recent, ["c2", "c1", "c0"]);
 }
@@ -341,7 +341,7 @@ async fn sqlite_opens_a_file_from_before_the_claim_columns() {
     let recent = store.recent_audit(5).await.unwrap();
     assert_eq!(recent.len(), 1);
     assert_eq!(
-        (recent[0].command.as_str(), recent[0].claim_key.as_deref()),
+        (&*recent[0].command, recent[0].claim_key.as_deref()),
         ("create", None)
     );
     assert!(

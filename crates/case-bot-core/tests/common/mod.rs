@@ -29,7 +29,7 @@ pub(crate) async fn store_contract(store: &dyn Store, audit_base_ms: i64) {
             sender: "张三".into(),
             sender_staff_id: None,
             conversation_id: "cid".into(),
-            command: format!("c{i}"),
+            command: format!("c{i}").into(),
             case_id: None,
             outcome: "ok".into(),
             claim_key: Some(format!("msg:c{i}")),
@@ -41,7 +41,7 @@ pub(crate) async fn store_contract(store: &dyn Store, audit_base_ms: i64) {
         .await
         .unwrap()
         .into_iter()
-        .map(|r| r.command)
+        .map(|r| r.command.into_owned())
         .collect();
     assert_eq!(recent, ["c2", "c1"]);
 }
