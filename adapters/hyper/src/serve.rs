@@ -211,12 +211,15 @@ async fn read_body(body: Incoming, max: usize) -> Result<Bytes, hyper::Response<
         *response.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
         response
     };
-    match tokio::time::timeout(
-        Duration::from_secs(10),
-        Limited::new(body, max + 1).collect(),
-    )
-    .await
-    {
+    // Nearly always the body came in with the head and is ready at the first poll; only a
+    // body still arriving gets the timer (arming one costs a clock read and a shared count).
+    let mut collect = std::pin::pin!(Limited::new(body, max + 1).collect());
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(collect.as_mut().poll(cx))).await;
+    let collected = match first {
+        std::task::Poll::Ready(collected) => Ok(collected),
+        std::task::Poll::Pending => tokio::time::timeout(Duration::from_secs(10), collect).await,
+    };
+    match collected {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(_)) => Err(too_large()),
         Err(_) => {

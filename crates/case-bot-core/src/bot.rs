@@ -40,6 +40,21 @@ struct Context {
     claim_key: Option<String>,
 }
 
+/// `tokio::time::timeout`, but the timer is only armed if `future` is not ready at its first
+/// poll: most commands (help, cached lookups) answer at once, and arming a timer costs a clock
+/// read and a reference count on the runtime shared by every worker.
+async fn within<F: std::future::Future + Unpin>(
+    deadline: Duration,
+    mut future: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    use std::task::Poll;
+    let first = std::future::poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut future).poll(cx)));
+    match first.await {
+        Poll::Ready(output) => Ok(output),
+        Poll::Pending => tokio::time::timeout(deadline, future).await,
+    }
+}
+
 /// What the bot needs from a callback body. Read in a plain function so the whole
 /// `InboundMessage` never sits in the request's future.
 struct Message {
@@ -824,7 +839,7 @@ impl CaseBot {
                 Ok(command) => {
                     let kind = command.kind().as_str();
                     tracing::Span::current().record("command", kind);
-                    let outcome = match tokio::time::timeout(
+                    let outcome = match within(
                         config.command_deadline,
                         // Boxed: the command futures are large, and moving them is most of a small request's cost.
                         Box::pin(self.execute(ctx, command)),
@@ -1134,5 +1149,27 @@ impl CaseBot {
             // `Command` is non-exhaustive: a command this bot does not know yet gets the help.
             _ => Outcome::prepared(&self.inner.help, "help"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::within;
+
+    #[tokio::test]
+    async fn within_answers_a_ready_future_and_times_out_a_stuck_one() {
+        assert_eq!(
+            within(Duration::from_secs(1), std::future::ready(7)).await,
+            Ok(7)
+        );
+        let slow = Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            8
+        });
+        assert_eq!(within(Duration::from_secs(1), slow).await, Ok(8));
+        let stuck = Box::pin(std::future::pending::<()>());
+        assert!(within(Duration::from_millis(20), stuck).await.is_err());
     }
 }
