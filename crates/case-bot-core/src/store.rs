@@ -628,6 +628,8 @@ mod sqlite {
         async fn claim(&self, key: &str, ttl_ms: i64) -> Result<bool, StoreError> {
             let now = unix_ms();
             let expires = now.saturating_add(ttl_ms);
+            // Built before taking the lock, so the lock is not held across an allocation;
+            // a duplicate (rare) drops it unused.
             let op = Op::Claim(key.to_owned(), expires);
             let mut memory = self.shared.lock();
             if !memory.claims.claim(key, now, expires) {
