@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,7 +17,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use support_commands::{
     AwsSupport, AwsSupportConfig, Lang, Partition, Sandbox, SandboxConfig, SupportApi,
 };
@@ -107,6 +108,11 @@ pub(crate) struct ServeArgs {
     /// Most concurrent connections.
     #[arg(long, env = "CASE_BOT_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
+    /// Milliseconds a request body may take to arrive (then 408), and a connection may go
+    /// without a request (idle, or a head still arriving) before it is closed; such a
+    /// connection is closed after between one and two times this.
+    #[arg(long, env = "CASE_BOT_READ_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    read_timeout_ms: u64,
     /// Milliseconds to wait before retrying a reply DingTalk throttled (errcode 130101); up
     /// to 11 retries, enough to outlast DingTalk's 10-minute block at the default.
     #[arg(
@@ -203,7 +209,11 @@ fn parse_config(args: &ServeArgs) -> Result<(BotConfig, Partition), String> {
     ))
 }
 
-async fn read_body(body: Incoming, max: usize) -> Result<Bytes, hyper::Response<Full<Bytes>>> {
+async fn read_body(
+    body: Incoming,
+    max: usize,
+    timeout: Duration,
+) -> Result<Bytes, hyper::Response<Full<Bytes>>> {
     let too_large = || {
         let mut response = hyper::Response::new(Full::new(Bytes::from(format!(
             "{{\"error\":\"the body is larger than {max} bytes\"}}"
@@ -217,7 +227,7 @@ async fn read_body(body: Incoming, max: usize) -> Result<Bytes, hyper::Response<
     let first = std::future::poll_fn(|cx| std::task::Poll::Ready(collect.as_mut().poll(cx))).await;
     let collected = match first {
         std::task::Poll::Ready(collected) => Ok(collected),
-        std::task::Poll::Pending => tokio::time::timeout(Duration::from_secs(10), collect).await,
+        std::task::Poll::Pending => tokio::time::timeout(timeout, collect).await,
     };
     match collected {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
@@ -229,6 +239,45 @@ async fn read_body(body: Incoming, max: usize) -> Result<Bytes, hyper::Response<
             *response.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
             Err(response)
         }
+    }
+}
+
+/// What a connection has done, as its watchdog sees it.
+#[derive(Debug, Default)]
+struct Progress {
+    /// Requests whose head was read.
+    started: AtomicU64,
+    /// Requests answered (or abandoned).
+    finished: AtomicU64,
+}
+
+/// Counts a request as finished when its service future ends, however it ends.
+struct Finishing(Arc<Progress>);
+
+impl Drop for Finishing {
+    fn drop(&mut self) {
+        self.0.finished.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Returns when the connection has made no progress for a whole `timeout`: no request head
+/// read and no request being answered. That covers a client that connects and sends
+/// nothing, one that drips a request head (slowloris), and an idle keep-alive connection.
+/// The connection is then closed, between one and two times `timeout` after its last
+/// progress.
+///
+/// This replaces hyper's `header_read_timeout`, which arms a timer for every request: a
+/// timer-wheel entry, an allocation and a shared lock per request, about 3 % of the
+/// server's CPU under load. The watchdog arms one timer per connection per `timeout`.
+async fn watchdog(progress: &Progress, timeout: Duration) {
+    let mut seen = 0;
+    loop {
+        tokio::time::sleep(timeout).await;
+        let started = progress.started.load(Ordering::Relaxed);
+        if started == seen && progress.finished.load(Ordering::Relaxed) == started {
+            return;
+        }
+        seen = started;
     }
 }
 
@@ -277,6 +326,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         .build()
         .map_err(|err| format!("--dingtalk-api-base: {err}"))?;
     let max_body = config.max_body_bytes;
+    let read_timeout = Duration::from_millis(args.read_timeout_ms);
     let bot = CaseBot::builder(support, secrets)
         .store(Arc::new(store))
         .config(config)
@@ -315,11 +365,16 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
             },
         };
         let bot = bot.clone();
+        let progress = Arc::new(Progress::default());
+        let seen_by_service = Arc::clone(&progress);
         let service = service_fn(move |request: hyper::Request<Incoming>| {
             let bot = bot.clone();
+            seen_by_service.started.fetch_add(1, Ordering::Relaxed);
+            let finishing = Finishing(Arc::clone(&seen_by_service));
             async move {
+                let _finishing = finishing;
                 let (parts, body) = request.into_parts();
-                let body = match read_body(body, max_body).await {
+                let body = match read_body(body, max_body, read_timeout).await {
                     Ok(body) => body,
                     Err(response) => return Ok::<_, std::convert::Infallible>(response),
                 };
@@ -327,14 +382,16 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
                 Ok(response.map(Full::new))
             }
         });
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(10))
-            .serve_connection(TokioIo::new(stream), service);
+        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _permit = permit;
-            let _ = connection.await;
+            tokio::select! {
+                _ = connection => {}
+                () = watchdog(&progress, read_timeout) => {
+                    tracing::debug!("closed a connection that made no progress");
+                }
+            }
         });
     }
     tracing::info!("shutting down: finishing open connections and replies");

@@ -685,3 +685,152 @@ async fn say_talks_to_a_running_bot_and_prints_the_reply() {
         "{stdout}"
     );
 }
+
+/// Host and port of the bot's listener.
+fn addr_of(bot: &Bot) -> String {
+    bot.base.trim_start_matches("http://").to_owned()
+}
+
+/// Reads until the server closes the connection (or `limit` passes); returns what came and
+/// when the connection closed.
+async fn read_until_closed(
+    stream: &mut tokio::net::TcpStream,
+    limit: Duration,
+) -> (Vec<u8>, std::time::Instant) {
+    use tokio::io::AsyncReadExt as _;
+    let started = std::time::Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at(
+            tokio::time::Instant::from_std(started + limit),
+            stream.read(&mut buf),
+        )
+        .await
+        {
+            Ok(Ok(0) | Err(_)) => return (got, std::time::Instant::now()),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Err(_) => panic!(
+                "still open after {limit:?}; got {:?}",
+                String::from_utf8_lossy(&got)
+            ),
+        }
+    }
+}
+
+#[tokio::test]
+async fn connections_that_make_no_progress_are_closed_after_the_read_timeout() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let fake = FakeDingTalk::start().await.unwrap();
+    let state = temp_state("stall");
+    let bot = start_bot(&fake, None, &state, &["--read-timeout-ms", "400"], &[]);
+    let addr = addr_of(&bot);
+    let opened = std::time::Instant::now();
+
+    // Connects and sends nothing.
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // Drips half a request head, then stops (slowloris).
+    let mut dripping = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    dripping
+        .write_all(b"POST /dingtalk/callback HTTP/1.1\r\nHost: bot\r\n")
+        .await
+        .unwrap();
+    // Sends a whole request, reads the answer, then stays idle on keep-alive.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: bot\r\n\r\n")
+        .await
+        .unwrap();
+
+    for (name, stream) in [
+        ("silent", &mut silent),
+        ("dripping", &mut dripping),
+        ("idle", &mut idle),
+    ] {
+        let (got, closed) = read_until_closed(stream, Duration::from_secs(5)).await;
+        let after = closed - opened;
+        assert!(
+            after >= Duration::from_millis(300),
+            "{name}: closed after {after:?}, before the 400 ms timeout"
+        );
+        if name == "idle" {
+            assert!(got.starts_with(b"HTTP/1.1 200"), "{name}: answered first");
+        } else {
+            assert!(
+                got.is_empty(),
+                "{name}: nothing sent back: {:?}",
+                String::from_utf8_lossy(&got)
+            );
+        }
+    }
+    // A keep-alive connection that keeps sending requests stays open across many timeouts.
+    let mut busy = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut buf = [0u8; 4096];
+    for _ in 0..8 {
+        busy.write_all(b"GET /healthz HTTP/1.1\r\nHost: bot\r\n\r\n")
+            .await
+            .unwrap();
+        let n = busy.read(&mut buf).await.unwrap();
+        assert!(
+            buf[..n].starts_with(b"HTTP/1.1 200"),
+            "{:?}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // The server is unharmed.
+    let health = reqwest::get(format!("{}/healthz", bot.base)).await.unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_gets_408() {
+    use tokio::io::AsyncWriteExt as _;
+    let fake = FakeDingTalk::start().await.unwrap();
+    let state = temp_state("slowbody");
+    let bot = start_bot(&fake, None, &state, &["--read-timeout-ms", "300"], &[]);
+    let mut stream = tokio::net::TcpStream::connect(addr_of(&bot)).await.unwrap();
+    stream
+        .write_all(b"POST /dingtalk/callback HTTP/1.1\r\nHost: bot\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"msgtype\":")
+        .await
+        .unwrap();
+    let (got, _) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    assert!(got.contains("body read timed out"), "{got}");
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_wait_until_one_closes() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let fake = FakeDingTalk::start().await.unwrap();
+    let state = temp_state("cap");
+    let bot = start_bot(&fake, None, &state, &["--max-connections", "1"], &[]);
+    let addr = addr_of(&bot);
+    let request = b"GET /healthz HTTP/1.1\r\nHost: bot\r\n\r\n";
+
+    let mut first = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    first.write_all(request).await.unwrap();
+    let mut buf = [0u8; 1024];
+    let n = first.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+
+    let mut second = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    second.write_all(request).await.unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), second.read(&mut buf))
+            .await
+            .is_err(),
+        "a second connection is not served while the first holds the only slot"
+    );
+    drop(first);
+    let n = tokio::time::timeout(Duration::from_secs(5), second.read(&mut buf))
+        .await
+        .expect("served once the first connection closed")
+        .unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+}
