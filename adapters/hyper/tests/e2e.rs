@@ -442,6 +442,42 @@ async fn dingtalk_throttling_and_outage_delay_the_reply_but_do_not_lose_it() {
 }
 
 #[tokio::test]
+async fn shutdown_stops_accepting_and_waits_for_a_reply_still_being_retried() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let state = temp_state("drain");
+    let bot = start_bot(&fake, None, &state, &[], &[]);
+    let base = bot.base.clone();
+    // DingTalk answers 500 twice: the reply goes out on the third try, about 1.5 s later.
+    fake.fail_next(2);
+    let (status, _) = post(
+        fake.callback("帮助")
+            .build(&bot.url, &AppSecret::new(APP_SECRET)),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        fake.messages().is_empty(),
+        "the reply is still being retried"
+    );
+
+    // The test's runtime also runs the fake DingTalk, so wait for the exit off it.
+    let stopped = tokio::task::spawn_blocking(move || bot.stop_gracefully());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        reqwest::get(format!("{base}/healthz")).await.is_err(),
+        "no new connection is accepted while shutting down"
+    );
+    stopped.await.unwrap();
+    let got = fake.messages();
+    assert_eq!(got.len(), 1, "the reply was delivered before the exit");
+    assert!(
+        got[0].text().contains("查找ServiceCode:"),
+        "{}",
+        got[0].text()
+    );
+}
+
+#[tokio::test]
 async fn undeliverable_reply_is_counted_in_healthz() {
     let fake = FakeDingTalk::start().await.unwrap();
     let state = temp_state("undeliverable");
