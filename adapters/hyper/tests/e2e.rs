@@ -870,3 +870,104 @@ async fn connections_over_the_cap_wait_until_one_closes() {
         String::from_utf8_lossy(&buf[..n])
     );
 }
+
+#[tokio::test]
+async fn start_up_warnings_and_json_request_logs_carry_the_span_fields_but_no_message_text() {
+    const DEV_SECRET: &str = "casebot-development-secret-not-for-production";
+    let fake = FakeDingTalk::start().await.unwrap();
+    let state = temp_state("logs");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_case-bot"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--state",
+        ])
+        .arg(state.path())
+        .args(["--dingtalk-api-base", &fake.base_url()])
+        .env("CASE_BOT_LOG", "info")
+        .env_remove("DINGTALK_APP_SECRET")
+        .env_remove("CASE_BOT_SUPPORT")
+        .env_remove("CASE_BOT_ALLOWED_CONVERSATIONS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let secret_words = "zzunusualqueryzz";
+    let (status, _) = post(
+        fake.callback(&format!("查找ServiceCode: {secret_words}"))
+            .group("cidLogs", "日志群")
+            .build(&url, &AppSecret::new(DEV_SECRET)),
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "sandbox without a secret uses the development one"
+    );
+    fake.wait_for_messages(1, Duration::from_secs(10)).await;
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let message = |l: &serde_json::Value| l["fields"]["message"].as_str().unwrap_or("").to_owned();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "WARN" && message(l).contains("DEVELOPMENT app secret")),
+        "start-up says the development secret is in use: {stderr}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "WARN" && message(l).contains("allow-list")),
+        "start-up warns that there is no allow-list: {stderr}"
+    );
+    // The HTTP answer goes out at once ("handled"); the command runs and replies after
+    // ("replied"), in the same request span.
+    let handled = lines
+        .iter()
+        .find(|l| message(l) == "handled")
+        .unwrap_or_else(|| panic!("no line for the request: {stderr}"));
+    assert_eq!(handled["span"]["status"], 200, "{handled}");
+    assert_eq!(handled["span"]["conversation"], "cidLogs", "{handled}");
+    assert!(handled["span"]["latency_ms"].is_u64(), "{handled}");
+    let replied = lines
+        .iter()
+        .find(|l| message(l) == "replied")
+        .unwrap_or_else(|| panic!("no line for the reply: {stderr}"));
+    let span = &replied["span"];
+    assert_eq!(span["id"], handled["span"]["id"], "one span per request");
+    assert_eq!(span["command"], "lookup", "{replied}");
+    assert_eq!(span["outcome"], "no-match", "{replied}");
+    assert!(replied["fields"]["latency_ms"].is_u64(), "{replied}");
+    assert!(
+        !stderr.contains(secret_words),
+        "the message text stays out of the logs at info: {stderr}"
+    );
+    assert!(!stderr.contains(DEV_SECRET), "no secret in the logs");
+}
