@@ -906,7 +906,7 @@ async fn start_up_warnings_and_json_request_logs_carry_the_span_fields_but_no_me
         .to_owned();
     let secret_words = "zzunusualqueryzz";
     let (status, _) = post(
-        fake.callback(&format!("查找ServiceCode: {secret_words}"))
+        fake.callback(format!("查找ServiceCode: {secret_words}"))
             .group("cidLogs", "日志群")
             .build(&url, &AppSecret::new(DEV_SECRET)),
     )
