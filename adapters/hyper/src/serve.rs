@@ -6,14 +6,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use case_bot_core::{
     BotConfig, CaseBot, DEFAULT_SECRET_ID, ReplyMode, ResolvePolicy, SecretSource, Secrets,
     SecretsManagerSource, SqliteStore, StaticSecrets,
 };
 use clap::{Args, ValueEnum};
 use dingtalk_robot::{AccessToken, AppSecret, WebhookSecret};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -209,36 +209,77 @@ fn parse_config(args: &ServeArgs) -> Result<(BotConfig, Partition), String> {
     ))
 }
 
+/// Why a request body was not read.
+enum BodyError {
+    TooLarge,
+    Broken,
+}
+
+/// The whole body. One chunk (the usual case: the body came with the head) is handed on
+/// as is, without the copy and the chunk list of `collect()`; more chunks are joined.
+async fn body_bytes(mut body: Incoming, max: usize) -> Result<Bytes, BodyError> {
+    use hyper::body::Body as _;
+    if body.size_hint().lower() > max as u64 {
+        return Err(BodyError::TooLarge);
+    }
+    let mut whole = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(chunk) = frame.map_err(|_| BodyError::Broken)?.into_data() else {
+            continue; // trailers
+        };
+        let so_far = joined.as_ref().map_or(whole.len(), BytesMut::len);
+        if so_far + chunk.len() > max {
+            return Err(BodyError::TooLarge);
+        }
+        match &mut joined {
+            Some(buf) => buf.extend_from_slice(&chunk),
+            None if whole.is_empty() => whole = chunk,
+            None => {
+                let mut buf = BytesMut::with_capacity(so_far + chunk.len());
+                buf.extend_from_slice(&whole);
+                buf.extend_from_slice(&chunk);
+                joined = Some(buf);
+            }
+        }
+    }
+    Ok(joined.map_or(whole, BytesMut::freeze))
+}
+
+fn error_response(status: http::StatusCode, message: &str) -> hyper::Response<Full<Bytes>> {
+    let body = serde_json::json!({ "error": message }).to_string();
+    let mut response = hyper::Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+}
+
 async fn read_body(
     body: Incoming,
     max: usize,
     timeout: Duration,
 ) -> Result<Bytes, hyper::Response<Full<Bytes>>> {
-    let too_large = || {
-        let mut response = hyper::Response::new(Full::new(Bytes::from(format!(
-            "{{\"error\":\"the body is larger than {max} bytes\"}}"
-        ))));
-        *response.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
-        response
-    };
     // Nearly always the body came in with the head and is ready at the first poll; only a
     // body still arriving gets the timer (arming one costs a clock read and a shared count).
-    let mut collect = std::pin::pin!(Limited::new(body, max + 1).collect());
-    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(collect.as_mut().poll(cx))).await;
-    let collected = match first {
-        std::task::Poll::Ready(collected) => Ok(collected),
-        std::task::Poll::Pending => tokio::time::timeout(timeout, collect).await,
+    let mut read = std::pin::pin!(body_bytes(body, max));
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(read.as_mut().poll(cx))).await;
+    let read = match first {
+        std::task::Poll::Ready(read) => Ok(read),
+        std::task::Poll::Pending => tokio::time::timeout(timeout, read).await,
     };
-    match collected {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(_)) => Err(too_large()),
-        Err(_) => {
-            let mut response = hyper::Response::new(Full::new(Bytes::from_static(
-                b"{\"error\":\"body read timed out\"}",
-            )));
-            *response.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
-            Err(response)
-        }
+    match read {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(BodyError::TooLarge)) => Err(error_response(
+            http::StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the body is larger than {max} bytes"),
+        )),
+        Ok(Err(BodyError::Broken)) => Err(error_response(
+            http::StatusCode::BAD_REQUEST,
+            "the body could not be read (the connection broke or the chunked encoding is invalid)",
+        )),
+        Err(_) => Err(error_response(
+            http::StatusCode::REQUEST_TIMEOUT,
+            "body read timed out",
+        )),
     }
 }
 

@@ -971,3 +971,85 @@ async fn start_up_warnings_and_json_request_logs_carry_the_span_fields_but_no_me
     );
     assert!(!stderr.contains(DEV_SECRET), "no secret in the logs");
 }
+
+#[tokio::test]
+async fn chunked_bodies_are_joined_limited_and_checked() {
+    use tokio::io::AsyncWriteExt as _;
+    let fake = FakeDingTalk::start().await.unwrap();
+    let state = temp_state("chunked");
+    let bot = start_bot(&fake, None, &state, &["--reply", "response"], &[]);
+    let addr = addr_of(&bot);
+    let request = fake
+        .callback("查找ServiceCode: ec2")
+        .build(&bot.url, &AppSecret::new(APP_SECRET));
+    let mut head = String::from(
+        "POST /dingtalk/callback HTTP/1.1\r\nHost: bot\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n",
+    );
+    for (name, value) in request.headers() {
+        head.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
+    }
+    head.push_str("\r\n");
+    let chunked = |chunks: &[&[u8]]| {
+        let mut out = head.clone().into_bytes();
+        for chunk in chunks {
+            out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            out.extend_from_slice(chunk);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"0\r\n\r\n");
+        out
+    };
+    let send = |bytes: Vec<u8>| {
+        let addr = addr.clone();
+        async move {
+            use tokio::io::AsyncReadExt as _;
+            let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            let (mut reader, mut writer) = stream.into_split();
+            // Read while writing: the server may answer and close before the end (413), and
+            // an answer left unread when its reset arrives would be lost.
+            let reading = tokio::spawn(async move {
+                let mut got = Vec::new();
+                let _ = reader.read_to_end(&mut got).await;
+                got
+            });
+            // In pieces, so the body arrives in several reads.
+            for piece in bytes.chunks(256) {
+                if writer.write_all(piece).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            let got = tokio::time::timeout(Duration::from_secs(10), reading)
+                .await
+                .expect("the server closes the connection")
+                .unwrap();
+            String::from_utf8_lossy(&got).into_owned()
+        }
+    };
+
+    // A signed callback in three chunks: joined, verified and answered.
+    let body = request.body();
+    let third = body.len() / 3;
+    let answer = send(chunked(&[
+        &body[..third],
+        &body[third..2 * third],
+        &body[2 * third..],
+    ]))
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains("amazon-elastic-compute-cloud-linux"),
+        "{answer}"
+    );
+
+    // Over 64 KiB without a Content-Length: 413 once the limit is passed.
+    let big = vec![b' '; 40 * 1024];
+    let answer = send(chunked(&[&big, &big])).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+
+    // A broken chunk size: 400, not 413.
+    let mut broken = head.clone().into_bytes();
+    broken.extend_from_slice(b"zz\r\nnot a chunk\r\n0\r\n\r\n");
+    let answer = send(broken).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+}
