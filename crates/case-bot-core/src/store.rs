@@ -237,15 +237,16 @@ mod sqlite {
     //! The embedded store for the hyper adapter: one SQLite file (WAL), so operators can read
     //! the audit trail with the `sqlite3` shell and a restart loses nothing.
     //!
-    //! Reads and idempotency claims are answered from memory (loaded at open), so the request
+    //! Claims and case look-ups are answered from memory (loaded at open), so the request
     //! path never waits for the disk; every change is written behind by one thread that
-    //! commits whatever is queued in a single transaction. [`SqliteStore::flush`] waits for
+    //! commits whatever is queued in a single transaction. Audit records are not kept in
+    //! memory: [`SqliteStore::recent_audit`] flushes and reads the file. [`SqliteStore::flush`] waits for
     //! the queue (graceful shutdown calls it). A crash can lose the last [`GATHER`] (10 ms) of
     //! writes, never the file's consistency.
 
     use std::borrow::Cow;
-    use std::collections::{HashMap, HashSet, VecDeque};
-    use std::path::Path;
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
     use std::sync::{Arc, Condvar, LazyLock, Mutex, PoisonError};
     use std::time::{Duration, Instant};
 
@@ -261,7 +262,7 @@ mod sqlite {
     enum Op {
         Claim(String, i64),
         Case(String, String),
-        Audit(Arc<AuditRecord>),
+        Audit(AuditRecord),
         Flush(tokio::sync::oneshot::Sender<()>),
     }
 
@@ -269,8 +270,6 @@ mod sqlite {
     struct Memory {
         claims: Claims,
         cases: HashMap<String, CaseLink>,
-        /// The newest audit records, oldest first.
-        audit: VecDeque<Arc<AuditRecord>>,
         /// Changes the writer thread has not taken yet. Under the same lock as the rest, so a
         /// request's claim or audit record takes one lock, not one for memory and one for the
         /// queue (each shared lock is a cache line moving between the cores).
@@ -293,9 +292,6 @@ mod sqlite {
         }
     }
 
-    /// Audit records kept in memory for [`Store::recent_audit`].
-    const AUDIT_IN_MEMORY: usize = 1_000;
-
     /// A [`Store`] in one SQLite file, written behind.
     ///
     /// ```
@@ -312,6 +308,8 @@ mod sqlite {
     #[derive(Debug, Clone)]
     pub struct SqliteStore {
         shared: Arc<Shared>,
+        /// The file, for reading the audit trail back.
+        path: Arc<PathBuf>,
     }
 
     /// The state and the writer's queue, under one lock. Senders wake the writer only when it
@@ -427,30 +425,31 @@ mod sqlite {
                 memory.cases.insert(case_id, link);
             }
         }
+        Ok(memory)
+    }
+
+    /// The newest `limit` audit rows of the file at `path`, newest first, on a connection of
+    /// their own (WAL lets it read while the writer writes).
+    fn read_audit(path: &Path, limit: usize) -> Result<Vec<AuditRecord>, rusqlite::Error> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         let mut stmt = conn.prepare(
             "SELECT at_ms, sender, sender_staff_id, conversation_id, command, case_id, outcome,
                  claim_key
              FROM audit ORDER BY id DESC LIMIT ?1",
         )?;
-        let rows = stmt.query_map(
-            params![i64::try_from(AUDIT_IN_MEMORY).unwrap_or(i64::MAX)],
-            |row| {
-                Ok(AuditRecord {
-                    at_ms: row.get(0)?,
-                    sender: row.get(1)?,
-                    sender_staff_id: row.get(2)?,
-                    conversation_id: row.get(3)?,
-                    command: Cow::Owned(row.get(4)?),
-                    case_id: row.get(5)?,
-                    outcome: Cow::Owned(row.get(6)?),
-                    claim_key: row.get(7)?,
-                })
-            },
-        )?;
-        for row in rows {
-            memory.audit.push_front(Arc::new(row?));
-        }
-        Ok(memory)
+        let rows = stmt.query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+            Ok(AuditRecord {
+                at_ms: row.get(0)?,
+                sender: row.get(1)?,
+                sender_staff_id: row.get(2)?,
+                conversation_id: row.get(3)?,
+                command: Cow::Owned(row.get(4)?),
+                case_id: row.get(5)?,
+                outcome: Cow::Owned(row.get(6)?),
+                claim_key: row.get(7)?,
+            })
+        })?;
+        rows.collect()
     }
 
     fn write_batch(conn: &mut Connection, ops: &[Op]) -> Result<(), rusqlite::Error> {
@@ -468,30 +467,20 @@ mod sqlite {
             // A claim whose command's audit record is in the same batch (most commands finish
             // well within GATHER) is kept in that record's row: one insert instead of two, and
             // no row in the claims index. Claims of slower commands get their own row, so a
-            // crash while AWS is still answering does not forget them.
-            // Sized up front: growing them showed in the writer's profile (about 5 %).
-            let mut audited: HashSet<&str, foldhash::fast::RandomState> =
-                HashSet::with_capacity_and_hasher(
-                    ops.len(),
-                    foldhash::fast::RandomState::default(),
-                );
-            audited.extend(ops.iter().filter_map(|op| match op {
-                Op::Audit(record) => record.claim_key.as_deref(),
-                _ => None,
-            }));
-            let mut held: HashMap<&str, i64, foldhash::fast::RandomState> =
+            // crash while AWS is still answering does not forget them. A command's claim is
+            // always queued before its audit record, so one pass pairs them: each claim waits
+            // in `unpaired` until its record takes it; those left get their own rows.
+            // Sized up front: growing it showed in the writer's profile (about 5 %).
+            let mut unpaired: HashMap<&str, i64, foldhash::fast::RandomState> =
                 HashMap::with_capacity_and_hasher(
-                    audited.len(),
+                    ops.len(),
                     foldhash::fast::RandomState::default(),
                 );
             let mut audits: Vec<(&AuditRecord, Option<i64>)> = Vec::with_capacity(ops.len());
             for op in ops {
                 match op {
-                    Op::Claim(key, expires) if audited.contains(key.as_str()) => {
-                        held.insert(key, *expires);
-                    }
                     Op::Claim(key, expires) => {
-                        claim.execute(params![key, expires])?;
+                        unpaired.insert(key, *expires);
                     }
                     Op::Case(case_id, link) => {
                         case.execute(params![case_id, link])?;
@@ -500,11 +489,14 @@ mod sqlite {
                         let claim_expires = record
                             .claim_key
                             .as_deref()
-                            .and_then(|key| held.get(key).copied());
+                            .and_then(|key| unpaired.remove(key));
                         audits.push((record, claim_expires));
                     }
                     Op::Flush(_) => {}
                 }
+            }
+            for (key, expires) in unpaired {
+                claim.execute(params![key, expires])?;
             }
             // Audit rows go in statements of many rows: a statement per row was most of the
             // writer's time.
@@ -608,7 +600,10 @@ mod sqlite {
         /// # let _ = store;
         /// ```
         pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+            let path = path.as_ref();
             let conn = Connection::open(path).map_err(err)?;
+            // Absolute, so reading the audit trail back does not depend on the working directory.
+            let path = Arc::new(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
             migrate(&conn).map_err(err)?;
             let shared = Arc::new(Shared {
                 memory: Mutex::new(load(&conn).map_err(err)?),
@@ -619,7 +614,7 @@ mod sqlite {
                 .name("casebot-store".to_owned())
                 .spawn(move || writer_loop(conn, &writer))
                 .map_err(err)?;
-            Ok(Self { shared })
+            Ok(Self { shared, path })
         }
     }
 
@@ -653,27 +648,18 @@ mod sqlite {
         }
 
         async fn audit(&self, record: AuditRecord) -> Result<(), StoreError> {
-            let record = Arc::new(record);
-            let op = Op::Audit(Arc::clone(&record));
             let mut memory = self.shared.lock();
-            if memory.audit.len() >= AUDIT_IN_MEMORY {
-                memory.audit.pop_front();
-            }
-            memory.audit.push_back(record);
-            self.shared.push(&mut memory, op);
+            self.shared.push(&mut memory, Op::Audit(record));
             Ok(())
         }
 
         async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
-            Ok(self
-                .shared
-                .lock()
-                .audit
-                .iter()
-                .rev()
-                .take(limit)
-                .map(|record| AuditRecord::clone(record))
-                .collect())
+            self.flush().await;
+            let path = Arc::clone(&self.path);
+            tokio::task::spawn_blocking(move || read_audit(&path, limit))
+                .await
+                .map_err(err)?
+                .map_err(err)
         }
 
         async fn flush(&self) {
