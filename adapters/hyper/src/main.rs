@@ -3,6 +3,7 @@
 //! `case-bot serve` runs the bot; `case-bot say "<text>"` talks to a running bot the way
 //! DingTalk does (a signed callback with a sessionWebhook of its own) and prints the reply.
 
+mod graceful;
 mod say;
 mod serve;
 

@@ -106,8 +106,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "CASE_BOT_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
     /// Most concurrent connections.
-    #[arg(long, env = "CASE_BOT_MAX_CONNECTIONS", default_value_t = 1024)]
-    max_connections: usize,
+    #[arg(long, env = "CASE_BOT_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
     /// Milliseconds a request body may take to arrive (then 408), and a connection may go
     /// without a request (idle, or a head still arriving) before it is closed; such a
     /// connection is closed after between one and two times this.
@@ -309,7 +309,8 @@ impl Drop for Finishing {
 ///
 /// This replaces hyper's `header_read_timeout`, which arms a timer for every request: a
 /// timer-wheel entry, an allocation and a shared lock per request, about 3 % of the
-/// server's CPU under load. The watchdog arms one timer per connection per `timeout`.
+/// server's CPU under load. The watchdog arms one timer per connection per `timeout`, and
+/// runs as a task of its own (see [`watch`]), so the connection's own polls never touch it.
 async fn watchdog(progress: &Progress, timeout: Duration) {
     let mut seen = 0;
     loop {
@@ -319,6 +320,20 @@ async fn watchdog(progress: &Progress, timeout: Duration) {
             return;
         }
         seen = started;
+    }
+}
+
+/// Ends the connection `task` once its [`watchdog`] fires; ends at once when the connection
+/// ends on its own.
+async fn watch(task: tokio::task::JoinHandle<()>, progress: &Progress, timeout: Duration) {
+    let abort = task.abort_handle();
+    tokio::select! {
+        biased;
+        _ = task => {}
+        () = watchdog(progress, timeout) => {
+            abort.abort();
+            tracing::debug!("closed a connection that made no progress");
+        }
     }
 }
 
@@ -389,8 +404,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         started.elapsed().as_millis()
     );
 
-    let connections = Arc::new(Semaphore::new(args.max_connections.max(1)));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let connections = Arc::new(Semaphore::new(args.max_connections as usize));
+    let graceful = Arc::new(crate::graceful::Shutdown::default());
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
@@ -425,18 +440,21 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         });
         let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let _permit = permit;
-            tokio::select! {
-                _ = connection => {}
-                () = watchdog(&progress, read_timeout) => {
-                    tracing::debug!("closed a connection that made no progress");
-                }
-            }
+            let _ = connection.await;
         });
+        tokio::spawn(async move { watch(task, &progress, read_timeout).await });
     }
     tracing::info!("shutting down: finishing open connections and replies");
-    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
+    drop(listener);
+    graceful.begin();
+    // Every connection holds a permit until it has closed.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        connections.acquire_many(args.max_connections),
+    )
+    .await;
     if !bot.drain(Duration::from_secs(20)).await {
         tracing::warn!("some replies were still running at shutdown");
     }

@@ -463,8 +463,14 @@ async fn shutdown_stops_accepting_and_waits_for_a_reply_still_being_retried() {
     // The test's runtime also runs the fake DingTalk, so wait for the exit off it.
     let stopped = tokio::task::spawn_blocking(move || bot.stop_gracefully());
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let refused = tokio::time::timeout(
+        Duration::from_millis(500),
+        reqwest::get(format!("{base}/healthz")),
+    )
+    .await
+    .expect("a new connection is refused at once, not left waiting");
     assert!(
-        reqwest::get(format!("{base}/healthz")).await.is_err(),
+        refused.is_err_and(|err| err.is_connect()),
         "no new connection is accepted while shutting down"
     );
     stopped.await.unwrap();
@@ -1052,4 +1058,60 @@ async fn chunked_bodies_are_joined_limited_and_checked() {
     broken.extend_from_slice(b"zz\r\nnot a chunk\r\n0\r\n\r\n");
     let answer = send(broken).await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+}
+
+#[tokio::test]
+async fn shutdown_finishes_the_request_in_flight_and_closes_idle_connections() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let fake = FakeDingTalk::start().await.unwrap();
+    let state = temp_state("graceful");
+    let bot = start_bot(&fake, None, &state, &["--reply", "response"], &[]);
+    let addr = addr_of(&bot);
+
+    // A keep-alive connection that has been answered and now waits.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: bot\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    let n = idle.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+
+    // A request whose body is still arriving when the signal comes.
+    let request = fake
+        .callback("帮助")
+        .build(&bot.url, &AppSecret::new(APP_SECRET));
+    let mut head = format!(
+        "POST /dingtalk/callback HTTP/1.1\r\nHost: bot\r\nContent-Length: {}\r\n",
+        request.body().len()
+    );
+    for (name, value) in request.headers() {
+        head.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
+    }
+    head.push_str("\r\n");
+    let (first, rest) = request.body().split_at(request.body().len() / 2);
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(first).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let signalled = std::time::Instant::now();
+    let stopped = tokio::task::spawn_blocking(move || bot.stop_gracefully());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    slow.write_all(rest).await.unwrap();
+    let (answer, _) = read_until_closed(&mut slow, Duration::from_secs(5)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains("查找ServiceCode:"),
+        "the help, in full: {answer}"
+    );
+    let (rest_of_idle, _) = read_until_closed(&mut idle, Duration::from_secs(5)).await;
+    assert!(rest_of_idle.is_empty());
+    stopped.await.unwrap();
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "no open connection holds the exit up: {:?}",
+        signalled.elapsed()
+    );
 }
