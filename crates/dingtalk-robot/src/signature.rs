@@ -277,8 +277,12 @@ impl CallbackVerifier {
     /// assert_eq!(verifier.verify_headers(&headers), Err(VerifyError::MissingHeader("timestamp")));
     /// ```
     pub fn verify_headers(&self, headers: &http::HeaderMap) -> Result<(), VerifyError> {
-        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-        self.verify(get(TIMESTAMP_HEADER), get(SIGN_HEADER))
+        // Names built once: looking up by `&str` re-validates and lower-cases the name on
+        // every call.
+        const TIMESTAMP: http::HeaderName = http::HeaderName::from_static(TIMESTAMP_HEADER);
+        const SIGN: http::HeaderName = http::HeaderName::from_static(SIGN_HEADER);
+        let get = |name: &http::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        self.verify(get(&TIMESTAMP), get(&SIGN))
     }
 
     /// Verifies against an explicit "now" (Unix milliseconds); the clock-free core of
