@@ -32,6 +32,23 @@ impl Drop for Bot {
 
 impl Bot {
     fn stop_gracefully(mut self) {
+        self.stop();
+    }
+
+    /// SIGTERM, then what the bot wrote to stderr (which must have been piped).
+    fn stop_and_read_stderr(mut self) -> String {
+        use std::io::Read as _;
+        let mut stderr = self.child.stderr.take().unwrap();
+        let reading = std::thread::spawn(move || {
+            let mut text = String::new();
+            stderr.read_to_string(&mut text).unwrap();
+            text
+        });
+        self.stop();
+        reading.join().unwrap()
+    }
+
+    fn stop(&mut self) {
         let pid = self.child.id().to_string();
         let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(status.success());
@@ -82,6 +99,11 @@ fn start_bot(
     for (k, v) in env {
         command.env(k, v);
     }
+    spawn_bot(&mut command)
+}
+
+/// Spawns `command` (a `case-bot serve` with stdout piped) and waits until it listens.
+fn spawn_bot(command: &mut Command) -> Bot {
     let mut child = command.spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
@@ -95,6 +117,16 @@ fn start_bot(
         .to_owned();
     let base = url.trim_end_matches("/dingtalk/callback").to_owned();
     Bot { child, url, base }
+}
+
+/// The head of `request` as raw HTTP/1.1, with `framing` (e.g. a Content-Length line) added.
+fn raw_head(request: &http::Request<Vec<u8>>, framing: &str) -> String {
+    let mut head = format!("POST /dingtalk/callback HTTP/1.1\r\nHost: bot\r\n{framing}");
+    for (name, value) in request.headers() {
+        head.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
+    }
+    head.push_str("\r\n");
+    head
 }
 
 async fn post(request: http::Request<Vec<u8>>) -> (u16, String) {
@@ -882,39 +914,30 @@ async fn start_up_warnings_and_json_request_logs_carry_the_span_fields_but_no_me
     const DEV_SECRET: &str = "casebot-development-secret-not-for-production";
     let fake = FakeDingTalk::start().await.unwrap();
     let state = temp_state("logs");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_case-bot"))
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--state",
-        ])
-        .arg(state.path())
-        .args(["--dingtalk-api-base", &fake.base_url()])
-        .env("CASE_BOT_LOG", "info")
-        .env_remove("DINGTALK_APP_SECRET")
-        .env_remove("CASE_BOT_SUPPORT")
-        .env_remove("CASE_BOT_ALLOWED_CONVERSATIONS")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
+    let bot = spawn_bot(
+        Command::new(env!("CARGO_BIN_EXE_case-bot"))
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--state",
+            ])
+            .arg(state.path())
+            .args(["--dingtalk-api-base", &fake.base_url()])
+            .env("CASE_BOT_LOG", "info")
+            .env_remove("DINGTALK_APP_SECRET")
+            .env_remove("CASE_BOT_SUPPORT")
+            .env_remove("CASE_BOT_ALLOWED_CONVERSATIONS")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     let secret_words = "zzunusualqueryzz";
     let (status, _) = post(
         fake.callback(format!("查找ServiceCode: {secret_words}"))
             .group("cidLogs", "日志群")
-            .build(&url, &AppSecret::new(DEV_SECRET)),
+            .build(&bot.url, &AppSecret::new(DEV_SECRET)),
     )
     .await;
     assert_eq!(
@@ -922,19 +945,10 @@ async fn start_up_warnings_and_json_request_logs_carry_the_span_fields_but_no_me
         "sandbox without a secret uses the development one"
     );
     fake.wait_for_messages(1, Duration::from_secs(10)).await;
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+    // The test's runtime also runs the fake DingTalk, so wait for the exit off it.
+    let stderr = tokio::task::spawn_blocking(move || bot.stop_and_read_stderr())
         .await
-        .unwrap()
         .unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
 
     let lines: Vec<serde_json::Value> = stderr
         .lines()
@@ -988,13 +1002,10 @@ async fn chunked_bodies_are_joined_limited_and_checked() {
     let request = fake
         .callback("查找ServiceCode: ec2")
         .build(&bot.url, &AppSecret::new(APP_SECRET));
-    let mut head = String::from(
-        "POST /dingtalk/callback HTTP/1.1\r\nHost: bot\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n",
+    let head = raw_head(
+        &request,
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n",
     );
-    for (name, value) in request.headers() {
-        head.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
-    }
-    head.push_str("\r\n");
     let chunked = |chunks: &[&[u8]]| {
         let mut out = head.clone().into_bytes();
         for chunk in chunks {
@@ -1081,14 +1092,10 @@ async fn shutdown_finishes_the_request_in_flight_and_closes_idle_connections() {
     let request = fake
         .callback("帮助")
         .build(&bot.url, &AppSecret::new(APP_SECRET));
-    let mut head = format!(
-        "POST /dingtalk/callback HTTP/1.1\r\nHost: bot\r\nContent-Length: {}\r\n",
-        request.body().len()
+    let head = raw_head(
+        &request,
+        &format!("Content-Length: {}\r\n", request.body().len()),
     );
-    for (name, value) in request.headers() {
-        head.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
-    }
-    head.push_str("\r\n");
     let (first, rest) = request.body().split_at(request.body().len() / 2);
     let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
     slow.write_all(head.as_bytes()).await.unwrap();

@@ -240,9 +240,9 @@ mod sqlite {
     //! Claims and case look-ups are answered from memory (loaded at open), so the request
     //! path never waits for the disk; every change is written behind by one thread that
     //! commits whatever is queued in a single transaction. Audit records are not kept in
-    //! memory: [`SqliteStore::recent_audit`] flushes and reads the file. [`SqliteStore::flush`] waits for
-    //! the queue (graceful shutdown calls it). A crash can lose the last [`GATHER`] (10 ms) of
-    //! writes, never the file's consistency.
+    //! memory: [`SqliteStore::recent_audit`] flushes and reads the file.
+    //! [`SqliteStore::flush`] waits for the queue (graceful shutdown calls it). A crash can
+    //! lose the last [`GATHER`] (10 ms) of writes, never the file's consistency.
 
     use std::borrow::Cow;
     use std::collections::HashMap;
