@@ -438,7 +438,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
                 Ok(response.map(Full::new))
             }
         });
-        let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+        // Replies are small (under 2 KiB), so hyper copies the body behind the head and sends
+        // both with one write(2) instead of a writev(2) of a queue of two buffers: about 3 %
+        // less CPU per request under `scripts/load` (A/B, two runs of 8 rounds).
+        let connection = http1::Builder::new()
+            .writev(false)
+            .serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         let task = tokio::spawn(async move {
             let _permit = permit;
