@@ -765,6 +765,23 @@ fn addr_of(bot: &Bot) -> String {
     bot.base.trim_start_matches("http://").to_owned()
 }
 
+/// The raw request `GET /healthz` on a keep-alive connection.
+const HEALTHZ: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: bot\r\n\r\n";
+
+/// Sends `GET /healthz` on `stream` and asserts that it is answered 200; the connection stays
+/// open (keep-alive).
+async fn healthz_on(stream: &mut tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    stream.write_all(HEALTHZ).await.unwrap();
+    let mut buf = [0u8; 4096];
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+}
+
 /// Reads until the server closes the connection (or `limit` passes); returns what came and
 /// when the connection closed.
 async fn read_until_closed(
@@ -794,7 +811,7 @@ async fn read_until_closed(
 
 #[tokio::test]
 async fn connections_that_make_no_progress_are_closed_after_the_read_timeout() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::io::AsyncWriteExt as _;
     let fake = FakeDingTalk::start().await.unwrap();
     let state = temp_state("stall");
     let bot = start_bot(&fake, None, &state, &["--read-timeout-ms", "400"], &[]);
@@ -811,9 +828,7 @@ async fn connections_that_make_no_progress_are_closed_after_the_read_timeout() {
         .unwrap();
     // Sends a whole request, reads the answer, then stays idle on keep-alive.
     let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: bot\r\n\r\n")
-        .await
-        .unwrap();
+    idle.write_all(HEALTHZ).await.unwrap();
 
     for (name, stream) in [
         ("silent", &mut silent),
@@ -838,17 +853,8 @@ async fn connections_that_make_no_progress_are_closed_after_the_read_timeout() {
     }
     // A keep-alive connection that keeps sending requests stays open across many timeouts.
     let mut busy = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let mut buf = [0u8; 4096];
     for _ in 0..8 {
-        busy.write_all(b"GET /healthz HTTP/1.1\r\nHost: bot\r\n\r\n")
-            .await
-            .unwrap();
-        let n = busy.read(&mut buf).await.unwrap();
-        assert!(
-            buf[..n].starts_with(b"HTTP/1.1 200"),
-            "{:?}",
-            String::from_utf8_lossy(&buf[..n])
-        );
+        healthz_on(&mut busy).await;
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
@@ -881,16 +887,13 @@ async fn connections_over_the_cap_wait_until_one_closes() {
     let state = temp_state("cap");
     let bot = start_bot(&fake, None, &state, &["--max-connections", "1"], &[]);
     let addr = addr_of(&bot);
-    let request = b"GET /healthz HTTP/1.1\r\nHost: bot\r\n\r\n";
 
     let mut first = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    first.write_all(request).await.unwrap();
-    let mut buf = [0u8; 1024];
-    let n = first.read(&mut buf).await.unwrap();
-    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    healthz_on(&mut first).await;
 
     let mut second = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    second.write_all(request).await.unwrap();
+    second.write_all(HEALTHZ).await.unwrap();
+    let mut buf = [0u8; 1024];
     assert!(
         tokio::time::timeout(Duration::from_millis(500), second.read(&mut buf))
             .await
@@ -1073,7 +1076,7 @@ async fn chunked_bodies_are_joined_limited_and_checked() {
 
 #[tokio::test]
 async fn shutdown_finishes_the_request_in_flight_and_closes_idle_connections() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::io::AsyncWriteExt as _;
     let fake = FakeDingTalk::start().await.unwrap();
     let state = temp_state("graceful");
     let bot = start_bot(&fake, None, &state, &["--reply", "response"], &[]);
@@ -1081,12 +1084,7 @@ async fn shutdown_finishes_the_request_in_flight_and_closes_idle_connections() {
 
     // A keep-alive connection that has been answered and now waits.
     let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: bot\r\n\r\n")
-        .await
-        .unwrap();
-    let mut buf = [0u8; 1024];
-    let n = idle.read(&mut buf).await.unwrap();
-    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    healthz_on(&mut idle).await;
 
     // A request whose body is still arriving when the signal comes.
     let request = fake
