@@ -74,6 +74,9 @@ struct SandboxCase {
 struct State {
     cases: Vec<SandboxCase>,
     next: u64,
+    /// Mixed into every case and display id; taken from the clock at the first case, so a
+    /// restarted sandbox does not hand out the ids of the previous one.
+    seed: Option<u64>,
 }
 
 /// The clock a [`Sandbox`] reads (injected by tests).
@@ -214,6 +217,7 @@ impl Sandbox {
             state: Mutex::new(State {
                 cases: Vec::new(),
                 next: 0,
+                seed: None,
             }),
             clock: Arc::new(SystemTime::now),
         }
@@ -367,14 +371,19 @@ impl SupportApi for Sandbox {
         }
         state.next += 1;
         let n = state.next;
+        let seed = mix(*state.seed.get_or_insert(now));
         let year = iso8601(now).get(..4).unwrap_or("2026").to_owned();
         let language = case.language.get(..2).unwrap_or("en").to_owned();
+        // Unique within this sandbox: `mix` is a bijection and `seed ^ n` differs for every
+        // `n`. (It used to be `mix(n ^ now)`, and two cases opened 1 ms apart could share an
+        // id: 1 ^ t == 2 ^ (t + 1) whenever t % 4 == 1.) Display ids count up from a
+        // per-sandbox start, 10 digits like AWS's.
         let case_id = CaseId::new_unchecked(format!(
             "case-{}-mu{language}-{year}-{:016x}",
             self.config.account_id,
-            mix(n ^ now)
+            mix(seed ^ n)
         ));
-        let display_id = format!("{}", 1_760_000_000_u64 + (mix(n) % 9_000_000) * 10 + n % 10);
+        let display_id = format!("{}", 1_700_000_000 + seed % 50_000_000 + n);
         let details = CaseDetails {
             case_id: case_id.clone(),
             display_id: Some(display_id),

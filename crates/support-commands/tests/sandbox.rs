@@ -211,3 +211,39 @@ async fn expired_cache_entries_are_fetched_again() {
     cached.describe_services("zh").await.unwrap();
     assert_eq!(cached.inner().services.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn cases_opened_a_millisecond_apart_get_distinct_case_and_display_ids() {
+    use std::collections::HashSet;
+    use std::time::UNIX_EPOCH;
+    // The clock moves 1 ms per case from a time with t % 4 == 1: the old id formula,
+    // mix(n ^ t), gave cases 1 and 2 the same id there.
+    let tick = Arc::new(AtomicU64::new(1_800_000_000_001));
+    let clock = Arc::clone(&tick);
+    let sandbox = Sandbox::with_config(SandboxConfig {
+        max_open_cases: 1000,
+        ..SandboxConfig::default()
+    })
+    .with_clock(move || UNIX_EPOCH + Duration::from_millis(clock.fetch_add(1, Ordering::SeqCst)));
+    let mut ids = Vec::new();
+    for i in 0..200 {
+        let case = NewCase::new(format!("case {i}"), "b", Severity::Low);
+        ids.push(sandbox.create_case(&case).await.unwrap());
+    }
+    let (mut seen, mut displays) = (HashSet::new(), HashSet::new());
+    for (i, id) in ids.into_iter().enumerate() {
+        let view = sandbox
+            .describe_case(&CaseRef::CaseId(id.clone()), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            view.case.subject,
+            format!("case {i}"),
+            "found by its own id"
+        );
+        let display = view.case.display_id.unwrap();
+        assert_eq!(display.len(), 10, "{display}");
+        assert!(seen.insert(id), "case id repeated at case {i}");
+        assert!(displays.insert(display), "display id repeated at case {i}");
+    }
+}
