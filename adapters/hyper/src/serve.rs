@@ -373,12 +373,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), String> {
         .api_base(&args.dingtalk_api_base)
         // Local tools such as `case-bot say` play DingTalk on loopback: trusted in sandbox mode only.
         .trust_loopback_session_webhooks(args.support == SupportKind::Sandbox)
-        .retry(dingtalk_robot::RetryPolicy::new(
-            Duration::from_millis(args.dingtalk_retry_wait_ms),
-            11,
-            Duration::from_millis(500),
-            2,
-        ))
+        .retry(
+            dingtalk_robot::RetryPolicy::default()
+                .rate_limited_wait(Duration::from_millis(args.dingtalk_retry_wait_ms))
+                .rate_limited_retries(11)
+                .transient_backoff(Duration::from_millis(500))
+                .transient_retries(2),
+        )
         .build()
         .map_err(|err| format!("--dingtalk-api-base: {err}"))?;
     let max_body = config.max_body_bytes;

@@ -132,12 +132,13 @@ pub async fn bot_from_env() -> Result<CaseBot, String> {
         )
         .timeout(REPLY_TIMEOUT)
         // No long waits inside a Lambda invocation: one quick retry, then the failure is logged.
-        .retry(dingtalk_robot::RetryPolicy::new(
-            Duration::from_millis(200),
-            1,
-            Duration::from_millis(100),
-            1,
-        ))
+        .retry(
+            dingtalk_robot::RetryPolicy::default()
+                .rate_limited_wait(Duration::from_millis(200))
+                .rate_limited_retries(1)
+                .transient_backoff(Duration::from_millis(100))
+                .transient_retries(1),
+        )
         .build()
         .map_err(|e| format!("DINGTALK_API_BASE: {e}"))?;
     CaseBot::builder(support, secrets)

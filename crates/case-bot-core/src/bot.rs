@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use dingtalk_robot::{
     CallbackVerifier, CustomRobot, InboundMessage, MessageContent, OutboundMessage, Sender,
-    SessionWebhook, Target, VerifyError,
+    SessionWebhook, Target,
 };
 use http::{Method, Request, Response, StatusCode};
 use support_commands::{
@@ -75,7 +75,7 @@ struct Message {
 }
 
 impl Message {
-    fn read(body: &[u8]) -> Result<Self, dingtalk_robot::ParseError> {
+    fn read(body: &[u8]) -> Result<Self, dingtalk_robot::Error> {
         let mut msg = InboundMessage::from_json(body)?;
         let text = msg.command_string();
         let non_text = !matches!(
@@ -256,7 +256,7 @@ impl std::fmt::Debug for CaseBotBuilder {
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[error("could not build the DingTalk sender: {0}")]
-pub struct BuildError(#[source] dingtalk_robot::BuildError);
+pub struct BuildError(#[source] dingtalk_robot::Error);
 
 impl CaseBotBuilder {
     /// The state store (default: in memory).
@@ -604,7 +604,9 @@ impl CaseBot {
         })?;
         match self.verifier(&secrets).verify_headers(headers) {
             Ok(()) => Ok(secrets),
-            Err(VerifyError::SignatureMismatch { .. }) if self.inner.secrets.refresh().await => {
+            Err(dingtalk_robot::Error::SignatureMismatch { .. })
+                if self.inner.secrets.refresh().await =>
+            {
                 // The secret may have rotated: one more try with the fresh value.
                 let fresh = self.inner.secrets.get().await.map_err(|_| unavailable())?;
                 self.verifier(&fresh)

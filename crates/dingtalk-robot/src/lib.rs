@@ -27,31 +27,35 @@
 //! `Debug` output, its errors or its logs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod error;
 mod inbound;
 mod outbound;
 mod secret;
 #[cfg(feature = "sender")]
 mod sender;
 mod signature;
+#[cfg(feature = "sender")]
+mod target;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
-pub use inbound::{
-    AtUser, ConversationType, InboundMessage, MessageContent, ParseError, RichTextItem,
+pub use error::{
+    ERRCODE_RATE_LIMITED, ERRCODE_REJECTED, ERRCODE_TOKEN_INVALID, ERRCODE_TOKEN_NOT_EXIST, Error,
+    Skew,
 };
+pub use inbound::{AtUser, ConversationType, InboundMessage, MessageContent, RichTextItem};
 pub use outbound::{
     ActionCard, Button, FeedCard, FeedLink, MAX_PART_BYTES, MAX_PART_CHARS, OutboundMessage,
 };
 pub use secret::{AccessToken, AppSecret, WebhookSecret};
 #[cfg(feature = "sender")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sender")))]
-pub use sender::{
-    BuildError, CustomRobot, DEFAULT_API_BASE, ERRCODE_RATE_LIMITED, ERRCODE_REJECTED,
-    ERRCODE_TOKEN_INVALID, ERRCODE_TOKEN_NOT_EXIST, RateLimit, RetryPolicy, SendError, Sender,
-    SenderBuilder, SessionWebhook, Target,
-};
+pub use sender::{DEFAULT_API_BASE, RateLimit, RetryPolicy, Sender, SenderBuilder};
 pub use signature::{
-    CallbackVerifier, Clock, DEFAULT_WINDOW, SIGN_HEADER, Skew, TIMESTAMP_HEADER, VerifyError,
-    now_ms, sign, webhook_sign,
+    CallbackVerifier, Clock, DEFAULT_WINDOW, SIGN_HEADER, TIMESTAMP_HEADER, now_ms, sign,
+    webhook_sign,
 };
+#[cfg(feature = "sender")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sender")))]
+pub use target::{CustomRobot, SessionWebhook, Target};

@@ -603,56 +603,91 @@ impl Size {
     }
 }
 
-/// Splits `content` into parts within `budget`, at line ends where possible.
-fn split_lines(content: &str, budget: Budget, markdown: bool) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut current = String::new();
-    // The opening line of the markdown code block `current` is inside, if any.
-    let mut fence: Option<String> = None;
+/// The code fence a reopened part starts with: the opening line when short (```` ```json ````),
+/// else a bare fence, so reopening never fills a part on its own.
+fn reopening(fence_line: &str) -> String {
+    let line = fence_line.trim_end();
+    if line.chars().count() <= 16 {
+        format!("{line}\n")
+    } else {
+        "```\n".to_owned()
+    }
+}
 
-    for line in content.split_inclusive('\n') {
-        let closing = fence.as_ref().map_or(0, |_| "\n```".len());
+/// Parts being filled: the finished ones, the current one, and the markdown code block the
+/// current one is inside, if any.
+#[derive(Default)]
+struct Parts {
+    done: Vec<String>,
+    current: String,
+    fence: Option<String>,
+}
+
+impl Parts {
+    /// Whether `piece` fits in the current part, leaving room to close a code block that is
+    /// open (or that `opens_fence` is about to open).
+    fn fits(&self, piece: &str, budget: Budget, opens_fence: bool) -> bool {
+        let closing = if self.fence.is_some() || opens_fence {
+            "\n```".len()
+        } else {
+            0
+        };
         let room = Budget {
             chars: budget.chars.saturating_sub(closing),
             bytes: budget.bytes.saturating_sub(closing),
         };
-        if !Size::of(&current).plus(Size::of(line)).fits(room) && !current.is_empty() {
-            let reopen = fence.clone();
-            if reopen.is_some() {
-                if !current.ends_with('\n') {
-                    current.push('\n');
-                }
-                current.push_str("```");
+        Size::of(&self.current).plus(Size::of(piece)).fits(room)
+    }
+
+    /// Ends the current part, closing an open code block, and starts the next one (reopening
+    /// the block).
+    fn flush(&mut self) {
+        if self.fence.is_some() {
+            if !self.current.ends_with('\n') {
+                self.current.push('\n');
             }
-            parts.push(std::mem::take(&mut current));
-            if let Some(open) = reopen {
-                current.push_str(&open);
-            }
+            self.current.push_str("```");
         }
-        if Size::of(&current).plus(Size::of(line)).fits(room) {
-            current.push_str(line);
+        self.done.push(std::mem::take(&mut self.current));
+        if let Some(open) = &self.fence {
+            self.current.push_str(open);
+        }
+    }
+}
+
+/// Splits `content` into parts within `budget`, at line ends where possible.
+fn split_lines(content: &str, budget: Budget, markdown: bool) -> Vec<String> {
+    let mut parts = Parts::default();
+    for line in content.split_inclusive('\n') {
+        let is_fence = markdown && line.trim_start().starts_with("```");
+        let opens = is_fence && parts.fence.is_none();
+        if !parts.fits(line, budget, opens) && !parts.current.is_empty() {
+            parts.flush();
+        }
+        if parts.fits(line, budget, opens) {
+            parts.current.push_str(line);
         } else {
             // One line longer than a whole part: cut it at character boundaries.
             for ch in line.chars() {
                 let mut buf = [0_u8; 4];
                 let piece = ch.encode_utf8(&mut buf);
-                if !Size::of(&current).plus(Size::of(piece)).fits(room) && !current.is_empty() {
-                    parts.push(std::mem::take(&mut current));
+                if !parts.fits(piece, budget, opens) && !parts.current.is_empty() {
+                    parts.flush();
                 }
-                current.push(ch);
+                parts.current.push(ch);
             }
         }
-        if markdown && line.trim_start().starts_with("```") {
-            fence = match fence {
+        if is_fence {
+            parts.fence = match parts.fence {
                 Some(_) => None,
-                None => Some(format!("{}\n", line.trim_end())),
+                None => Some(reopening(line)),
             };
         }
     }
-    if !current.is_empty() || parts.is_empty() {
-        parts.push(current);
+    if !parts.current.is_empty() || parts.done.is_empty() {
+        parts.done.push(parts.current);
     }
-    parts
+    parts.done
 }
 
 #[cfg(test)]

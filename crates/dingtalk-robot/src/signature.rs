@@ -9,6 +9,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{KeyInit, Mac};
 use sha2::Sha256;
 
+use crate::error::{Error, Skew};
 use crate::secret::{AppSecret, WebhookSecret};
 
 type HmacSha256 = hmac::Hmac<Sha256>;
@@ -101,71 +102,6 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Which side of the accepted window a timestamp fell on.
-///
-/// ```
-/// use dingtalk_robot::{sign, AppSecret, CallbackVerifier, Skew, VerifyError};
-/// let verifier = CallbackVerifier::new(AppSecret::new("k"));
-/// let err = verifier.verify_at(Some("0"), Some(&sign("k", "0")), 7_200_000).unwrap_err();
-/// assert!(matches!(err, VerifyError::OutsideWindow { direction: Skew::TooOld, .. }));
-/// assert_eq!(Skew::InFuture.to_string(), "in the future");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Skew {
-    /// The timestamp is older than the window allows (a replay, or our clock runs fast).
-    TooOld,
-    /// The timestamp lies further in the future than the window allows (the sender's clock runs fast).
-    InFuture,
-}
-
-impl fmt::Display for Skew {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::TooOld => "too old",
-            Self::InFuture => "in the future",
-        })
-    }
-}
-
-/// Why a callback failed verification. No variant carries the secret or a computed signature.
-///
-/// ```
-/// use dingtalk_robot::{AppSecret, CallbackVerifier, VerifyError};
-/// let verifier = CallbackVerifier::new(AppSecret::new("testAppSecret"));
-/// let err = verifier.verify_at(None, Some("x"), 0).unwrap_err();
-/// assert_eq!(err, VerifyError::MissingHeader("timestamp"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum VerifyError {
-    /// A required header (`timestamp` or `sign`) was absent or not valid UTF-8.
-    #[error("missing or unreadable `{0}` header")]
-    MissingHeader(&'static str),
-    /// The `timestamp` header is not a decimal number of milliseconds.
-    #[error("the `timestamp` header is not a millisecond number (length {len})")]
-    InvalidTimestamp {
-        /// Length of the header value received (the value itself is not echoed).
-        len: usize,
-    },
-    /// The timestamp lies outside the accepted window.
-    #[error("the timestamp is {direction}: {skew_ms} ms away from now, window is {window_ms} ms")]
-    OutsideWindow {
-        /// Which way the timestamp is off.
-        direction: Skew,
-        /// Absolute distance from now in milliseconds.
-        skew_ms: u64,
-        /// The window in force, in milliseconds.
-        window_ms: u64,
-    },
-    /// The `sign` header does not match (wrong secret, tampered timestamp, or not Base64).
-    #[error("signature mismatch (`sign` header of length {len})")]
-    SignatureMismatch {
-        /// Length of the header value received.
-        len: usize,
-    },
-}
-
 /// A clock that returns Unix milliseconds; injected into [`CallbackVerifier`] for tests.
 ///
 /// ```
@@ -254,29 +190,29 @@ impl CallbackVerifier {
     /// Verifies the `timestamp` and `sign` header values against the verifier's clock.
     ///
     /// # Errors
-    /// See [`VerifyError`].
+    /// See [`Error`].
     ///
     /// ```
-    /// # use dingtalk_robot::{AppSecret, CallbackVerifier, VerifyError};
+    /// # use dingtalk_robot::{AppSecret, CallbackVerifier, Error};
     /// let verifier = CallbackVerifier::new(AppSecret::new("s"));
-    /// assert!(matches!(verifier.verify(Some("abc"), Some("x")), Err(VerifyError::InvalidTimestamp { .. })));
+    /// assert!(matches!(verifier.verify(Some("abc"), Some("x")), Err(Error::InvalidTimestamp { .. })));
     /// ```
-    pub fn verify(&self, timestamp: Option<&str>, sign: Option<&str>) -> Result<(), VerifyError> {
+    pub fn verify(&self, timestamp: Option<&str>, sign: Option<&str>) -> Result<(), Error> {
         self.verify_at(timestamp, sign, (self.clock)())
     }
 
     /// Verifies a request's headers (`timestamp` and `sign`).
     ///
     /// # Errors
-    /// See [`VerifyError`].
+    /// See [`Error`].
     ///
     /// ```
-    /// # use dingtalk_robot::{AppSecret, CallbackVerifier, VerifyError};
+    /// # use dingtalk_robot::{AppSecret, CallbackVerifier, Error};
     /// let verifier = CallbackVerifier::new(AppSecret::new("s"));
     /// let headers = http::HeaderMap::new();
-    /// assert_eq!(verifier.verify_headers(&headers), Err(VerifyError::MissingHeader("timestamp")));
+    /// assert_eq!(verifier.verify_headers(&headers), Err(Error::MissingHeader("timestamp")));
     /// ```
-    pub fn verify_headers(&self, headers: &http::HeaderMap) -> Result<(), VerifyError> {
+    pub fn verify_headers(&self, headers: &http::HeaderMap) -> Result<(), Error> {
         // Names built once: looking up by `&str` re-validates and lower-cases the name on
         // every call.
         const TIMESTAMP: http::HeaderName = http::HeaderName::from_static(TIMESTAMP_HEADER);
@@ -289,24 +225,24 @@ impl CallbackVerifier {
     /// [`verify`](Self::verify).
     ///
     /// # Errors
-    /// See [`VerifyError`].
+    /// See [`Error`].
     ///
     /// ```
-    /// # use dingtalk_robot::{AppSecret, CallbackVerifier, Skew, VerifyError};
+    /// # use dingtalk_robot::{AppSecret, CallbackVerifier, Skew, Error};
     /// let verifier = CallbackVerifier::new(AppSecret::new("testAppSecret"));
     /// let sign = "6eme9OZpsZ0xT14aKlxRPyaQRga1PwA6MpSWONOX6mQ=";
     /// assert!(verifier.verify_at(Some("1700000000000"), Some(sign), 1_700_000_000_000).is_ok());
     /// let late = verifier.verify_at(Some("1700000000000"), Some(sign), 1_700_000_000_000 + 3_600_001);
-    /// assert!(matches!(late, Err(VerifyError::OutsideWindow { direction: Skew::TooOld, .. })));
+    /// assert!(matches!(late, Err(Error::OutsideWindow { direction: Skew::TooOld, .. })));
     /// ```
     pub fn verify_at(
         &self,
         timestamp: Option<&str>,
         sign: Option<&str>,
         now_ms: i64,
-    ) -> Result<(), VerifyError> {
-        let timestamp = timestamp.ok_or(VerifyError::MissingHeader(TIMESTAMP_HEADER))?;
-        let sign = sign.ok_or(VerifyError::MissingHeader(SIGN_HEADER))?;
+    ) -> Result<(), Error> {
+        let timestamp = timestamp.ok_or(Error::MissingHeader(TIMESTAMP_HEADER))?;
+        let sign = sign.ok_or(Error::MissingHeader(SIGN_HEADER))?;
         let ts = parse_timestamp(timestamp)?;
 
         let window_ms = u64::try_from(self.window.as_millis()).unwrap_or(u64::MAX);
@@ -318,23 +254,23 @@ impl CallbackVerifier {
             } else {
                 Skew::InFuture
             };
-            return Err(VerifyError::OutsideWindow {
+            return Err(Error::OutsideWindow {
                 direction,
                 skew_ms,
                 window_ms,
             });
         }
 
-        let mismatch = VerifyError::SignatureMismatch { len: sign.len() };
-        let received = BASE64.decode(sign.trim()).map_err(|_| mismatch.clone())?;
+        let mismatch = || Error::SignatureMismatch { len: sign.len() };
+        let received = BASE64.decode(sign.trim()).map_err(|_| mismatch())?;
         mac_with(&self.keyed, self.secret.expose_secret(), timestamp)
             .verify_slice(&received)
-            .map_err(|_| mismatch)
+            .map_err(|_| mismatch())
     }
 }
 
-fn parse_timestamp(value: &str) -> Result<i64, VerifyError> {
-    let invalid = VerifyError::InvalidTimestamp { len: value.len() };
+fn parse_timestamp(value: &str) -> Result<i64, Error> {
+    let invalid = Error::InvalidTimestamp { len: value.len() };
     if value.is_empty() || value.len() > 19 || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid);
     }
@@ -349,10 +285,7 @@ mod tests {
     fn timestamp_with_sign_or_spaces_is_rejected_as_invalid() {
         for bad in ["", "+1", "-1", " 1", "1.5", "99999999999999999999", "１２"] {
             assert!(
-                matches!(
-                    parse_timestamp(bad),
-                    Err(VerifyError::InvalidTimestamp { .. })
-                ),
+                matches!(parse_timestamp(bad), Err(Error::InvalidTimestamp { .. })),
                 "{bad:?}"
             );
         }
@@ -366,7 +299,7 @@ mod tests {
         let err = v.verify_at(Some("10000"), Some(&sig), 8_999).unwrap_err();
         assert_eq!(
             err,
-            VerifyError::OutsideWindow {
+            Error::OutsideWindow {
                 direction: Skew::InFuture,
                 skew_ms: 1_001,
                 window_ms: 1_000

@@ -27,12 +27,13 @@ async fn trace_logs_debug_and_errors_never_contain_secrets() {
     let sender = Sender::builder()
         .api_base(fake.base_url())
         .rate_limit(RateLimit::new(100, Duration::from_secs(1)))
-        .retry(RetryPolicy::new(
-            Duration::from_millis(5),
-            2,
-            Duration::from_millis(5),
-            1,
-        ))
+        .retry(
+            RetryPolicy::default()
+                .rate_limited_wait(Duration::from_millis(5))
+                .rate_limited_retries(2)
+                .transient_backoff(Duration::from_millis(5))
+                .transient_retries(1),
+        )
         .build()
         .unwrap();
     let robot: Target = CustomRobot::new(AccessToken::new(TOKEN))
@@ -73,12 +74,13 @@ async fn trace_logs_debug_and_errors_never_contain_secrets() {
     // Transport error on a closed port.
     let closed = Sender::builder()
         .api_base("http://127.0.0.1:9")
-        .retry(RetryPolicy::new(
-            Duration::from_millis(1),
-            0,
-            Duration::from_millis(1),
-            0,
-        ))
+        .retry(
+            RetryPolicy::default()
+                .rate_limited_wait(Duration::from_millis(1))
+                .rate_limited_retries(0)
+                .transient_backoff(Duration::from_millis(1))
+                .transient_retries(0),
+        )
         .build()
         .unwrap();
     let err = closed

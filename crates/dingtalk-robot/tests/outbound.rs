@@ -162,6 +162,35 @@ fn long_markdown_is_split_with_numbered_titles_and_mentions_only_on_first_part()
 }
 
 #[test]
+fn a_code_block_with_a_long_opening_line_is_reopened_with_a_bare_fence_within_budget() {
+    // Found by the property below: reopening the block with its whole 70-character opening
+    // line overflowed a 64-character part.
+    let opening = format!("```{}\n", "x".repeat(70));
+    let content = format!("{opening}{}```\n", "line of code\n".repeat(20));
+    let parts = OutboundMessage::markdown("t", content).split_with(64, 100_000);
+    let texts: Vec<String> = parts
+        .iter()
+        .map(|part| {
+            to_json(part)["markdown"]["text"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert!(texts.len() > 3, "{texts:?}");
+    for text in &texts {
+        assert!(text.chars().count() <= 64, "{text}");
+    }
+    // The opening line itself is cut in two; every part after it reopens the block.
+    for text in &texts[2..] {
+        assert!(text.starts_with("```\n"), "reopened: {text}");
+    }
+    for text in &texts[1..texts.len() - 1] {
+        assert!(text.ends_with("\n```"), "closed: {text}");
+    }
+}
+
+#[test]
 fn cards_are_never_split() {
     let card = OutboundMessage::action_card(ActionCard::single(
         "t",

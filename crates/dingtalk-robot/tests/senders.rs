@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use dingtalk_robot::testing::{Channel, FakeDingTalk, FakeRobot};
 use dingtalk_robot::{
-    AccessToken, CustomRobot, InboundMessage, OutboundMessage, RateLimit, RetryPolicy, SendError,
+    AccessToken, CustomRobot, Error, InboundMessage, OutboundMessage, RateLimit, RetryPolicy,
     Sender, SessionWebhook, Target, WebhookSecret,
 };
 
@@ -29,12 +29,11 @@ fn unpaced() -> RateLimit {
 }
 
 fn quick_retry(rate_limited_retries: u32) -> RetryPolicy {
-    RetryPolicy::new(
-        Duration::from_millis(100),
-        rate_limited_retries,
-        Duration::from_millis(10),
-        1,
-    )
+    RetryPolicy::default()
+        .rate_limited_wait(Duration::from_millis(100))
+        .rate_limited_retries(rate_limited_retries)
+        .transient_backoff(Duration::from_millis(10))
+        .transient_retries(1)
 }
 
 fn robot(secret: Option<&str>) -> Target {
@@ -81,7 +80,7 @@ async fn expired_session_webhook_is_refused_without_posting() {
         .send(&target, OutboundMessage::text("late"))
         .await
         .unwrap_err();
-    assert!(matches!(err, SendError::SessionExpired { .. }), "{err:?}");
+    assert!(matches!(err, Error::SessionExpired { .. }), "{err:?}");
     assert!(
         fake.messages().is_empty() && fake.rejections().is_empty(),
         "nothing reached DingTalk"
@@ -106,7 +105,7 @@ async fn session_webhook_outside_dingtalk_and_api_base_is_refused() {
             )
             .await
             .unwrap_err();
-        assert!(matches!(err, SendError::UntrustedWebhook), "{url}: {err:?}");
+        assert!(matches!(err, Error::UntrustedWebhook), "{url}: {err:?}");
     }
 }
 
@@ -123,7 +122,7 @@ async fn loopback_session_webhooks_are_trusted_only_when_enabled() {
         .send(&target, OutboundMessage::text("x"))
         .await
         .unwrap_err();
-    assert!(matches!(err, SendError::UntrustedWebhook), "{err:?}");
+    assert!(matches!(err, Error::UntrustedWebhook), "{err:?}");
     // ... unless loopback is trusted for local development.
     let dev = Sender::builder()
         .api_base("https://oapi.dingtalk.com")
@@ -167,7 +166,7 @@ async fn wrong_or_missing_signature_maps_to_rejected_310000() {
             .send(&target, OutboundMessage::text("x"))
             .await
             .unwrap_err();
-        assert!(matches!(err, SendError::Rejected { .. }), "{err:?}");
+        assert!(matches!(err, Error::Rejected { .. }), "{err:?}");
         assert_eq!(err.errcode(), Some(310_000));
     }
     assert!(fake.messages().is_empty());
@@ -185,7 +184,7 @@ async fn message_without_security_keyword_maps_to_rejected_310000() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, SendError::Rejected { errmsg } if errmsg.contains("keywords")),
+        matches!(&err, Error::Rejected { errmsg } if errmsg.contains("keywords")),
         "{err:?}"
     );
 }
@@ -198,7 +197,7 @@ async fn unknown_access_token_maps_to_invalid_token_300001() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, SendError::InvalidToken { code: 300_001, .. }),
+        matches!(err, Error::InvalidToken { code: 300_001, .. }),
         "{err:?}"
     );
 }
@@ -234,6 +233,69 @@ async fn pacing_keeps_a_burst_under_dingtalks_limit() {
 }
 
 #[tokio::test]
+async fn session_webhooks_of_one_conversation_share_its_pace_and_other_conversations_do_not_wait() {
+    let window = Duration::from_millis(500);
+    let fake = FakeDingTalk::start().await.unwrap();
+    let s = sender(&fake, RateLimit::new(2, window), quick_retry(0));
+    // Each callback brings a webhook URL of its own; DingTalk limits the robot per group.
+    let hook = |conversation: &str| {
+        let msg = InboundMessage::from_json(
+            &serde_json::to_vec(&fake.callback("x").group(conversation, "群").json()).unwrap(),
+        )
+        .unwrap();
+        Target::from(SessionWebhook::from_message(&msg).unwrap())
+    };
+    let started = Instant::now();
+    for i in 0..2 {
+        s.send(&hook("cidA"), OutboundMessage::text(format!("a{i}")))
+            .await
+            .unwrap();
+    }
+    s.send(&hook("cidB"), OutboundMessage::text("b0"))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < window / 2,
+        "two in cidA and one in cidB need no wait: {:?}",
+        started.elapsed()
+    );
+    s.send(&hook("cidA"), OutboundMessage::text("a2"))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= window,
+        "the third in cidA waits for the window, though its URL is new: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(fake.texts(), ["a0", "a1", "b0", "a2"]);
+}
+
+#[tokio::test]
+async fn pacing_stays_correct_after_thousands_of_conversations() {
+    // The pacers of idle conversations are swept as the map grows; the ones in use survive.
+    let window = Duration::from_millis(300);
+    let fake = FakeDingTalk::start().await.unwrap();
+    let s = sender(&fake, RateLimit::new(1, window), quick_retry(0));
+    let url = format!("{}/robot/sendBySession?session=unknown", fake.base_url());
+    for i in 0..3_000 {
+        // Not a session the fake issued: refused at once, but paced first, which is what counts.
+        let hook = SessionWebhook::new(url.clone(), None).in_conversation(format!("cid{i}"));
+        let _ = s.send(&hook.into(), OutboundMessage::text("x")).await;
+    }
+    let started = Instant::now();
+    let hook = |n: usize| {
+        Target::from(SessionWebhook::new(url.clone(), None).in_conversation(format!("cid{n}")))
+    };
+    let _ = s.send(&hook(2_999), OutboundMessage::text("again")).await;
+    assert!(
+        started.elapsed() >= window / 2,
+        "the newest conversation is still paced: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(fake.rejections().len(), 3_001);
+}
+
+#[tokio::test]
 async fn rate_limited_message_is_retried_until_delivered_in_order() {
     let fake = FakeDingTalk::builder()
         .rate_limit(3, Duration::from_millis(300))
@@ -266,7 +328,11 @@ async fn rate_limit_that_outlasts_retries_is_returned_not_dropped() {
     let s = sender(
         &fake,
         unpaced(),
-        RetryPolicy::new(Duration::from_millis(10), 2, Duration::from_millis(10), 0),
+        RetryPolicy::default()
+            .rate_limited_wait(Duration::from_millis(10))
+            .rate_limited_retries(2)
+            .transient_backoff(Duration::from_millis(10))
+            .transient_retries(0),
     );
     s.send(&robot(None), OutboundMessage::text("first"))
         .await
@@ -276,7 +342,7 @@ async fn rate_limit_that_outlasts_retries_is_returned_not_dropped() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, SendError::RateLimited { attempts: 3, .. }),
+        matches!(err, Error::RateLimited { attempts: 3, .. }),
         "{err:?}"
     );
     assert_eq!(err.errcode(), Some(130_101));
@@ -322,25 +388,26 @@ async fn failure_mid_way_through_a_split_message_reports_delivered_parts() {
     let err = sender(
         &fake,
         unpaced(),
-        RetryPolicy::new(Duration::from_millis(1), 0, Duration::from_millis(1), 0),
+        RetryPolicy::default()
+            .rate_limited_wait(Duration::from_millis(1))
+            .rate_limited_retries(0)
+            .transient_backoff(Duration::from_millis(1))
+            .transient_retries(0),
     )
     .send(&robot(None), OutboundMessage::text(text))
     .await
     .unwrap_err();
     match &err {
-        SendError::Incomplete {
+        Error::Incomplete {
             delivered: 2,
             total: 3,
             source,
         } => {
-            assert!(
-                matches!(**source, SendError::RateLimited { .. }),
-                "{source:?}"
-            );
+            assert!(matches!(**source, Error::RateLimited { .. }), "{source:?}");
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(err.root(), SendError::RateLimited { .. }));
+    assert!(matches!(err.root(), Error::RateLimited { .. }));
     assert_eq!(fake.messages().len(), 2);
 }
 
@@ -355,7 +422,11 @@ async fn http_500_from_dingtalk_is_retried_then_delivered() {
     let s = sender(
         &fake,
         RateLimit::default(),
-        RetryPolicy::new(Duration::from_millis(1), 0, Duration::from_millis(10), 2),
+        RetryPolicy::default()
+            .rate_limited_wait(Duration::from_millis(1))
+            .rate_limited_retries(0)
+            .transient_backoff(Duration::from_millis(10))
+            .transient_retries(2),
     );
     s.send(&robot(None), OutboundMessage::text("after outage"))
         .await
@@ -367,7 +438,7 @@ async fn http_500_from_dingtalk_is_retried_then_delivered() {
         .send(&robot(None), OutboundMessage::text("lost?"))
         .await
         .unwrap_err();
-    assert!(matches!(err, SendError::Http { status: 500 }), "{err:?}");
+    assert!(matches!(err, Error::Http { status: 500 }), "{err:?}");
 }
 
 #[tokio::test]
@@ -377,19 +448,20 @@ async fn unreachable_dingtalk_is_retried_then_reported_as_transport_error() {
     drop(closed);
     let s = Sender::builder()
         .api_base(base)
-        .retry(RetryPolicy::new(
-            Duration::from_millis(1),
-            0,
-            Duration::from_millis(5),
-            2,
-        ))
+        .retry(
+            RetryPolicy::default()
+                .rate_limited_wait(Duration::from_millis(1))
+                .rate_limited_retries(0)
+                .transient_backoff(Duration::from_millis(5))
+                .transient_retries(2),
+        )
         .build()
         .unwrap();
     let err = s
         .send(&robot(None), OutboundMessage::text("x"))
         .await
         .unwrap_err();
-    assert!(matches!(err, SendError::Transport(_)), "{err:?}");
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
     assert!(
         !format!("{err} {err:?}").contains(TOKEN),
         "the URL with the token must not leak"

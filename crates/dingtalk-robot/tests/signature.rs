@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use dingtalk_robot::{
-    AppSecret, CallbackVerifier, Skew, VerifyError, WebhookSecret, sign, webhook_sign,
-};
+use dingtalk_robot::{AppSecret, CallbackVerifier, Error, Skew, WebhookSecret, sign, webhook_sign};
 use proptest::prelude::*;
 
 /// reference/dingtalk.md §7.1: (app secret, timestamp header, expected sign header).
@@ -90,15 +88,15 @@ fn verify_rejects_missing_headers_naming_the_header() {
     let v = CallbackVerifier::new(AppSecret::new("testAppSecret"));
     assert_eq!(
         v.verify_at(None, Some("x"), 0),
-        Err(VerifyError::MissingHeader("timestamp"))
+        Err(Error::MissingHeader("timestamp"))
     );
     assert_eq!(
         v.verify_at(Some("1"), None, 0),
-        Err(VerifyError::MissingHeader("sign"))
+        Err(Error::MissingHeader("sign"))
     );
     assert_eq!(
         v.verify_headers(&http::HeaderMap::new()),
-        Err(VerifyError::MissingHeader("timestamp"))
+        Err(Error::MissingHeader("timestamp"))
     );
 }
 
@@ -116,7 +114,7 @@ fn verify_rejects_non_numeric_timestamp() {
         assert!(
             matches!(
                 v.verify_at(Some(bad), Some("x"), 0),
-                Err(VerifyError::InvalidTimestamp { .. })
+                Err(Error::InvalidTimestamp { .. })
             ),
             "{bad:?}"
         );
@@ -134,7 +132,7 @@ fn verify_rejects_timestamp_older_than_window_saying_too_old() {
     );
     assert_eq!(
         v.verify_at(Some(ts), Some(sig), at(ts) + hour + 1),
-        Err(VerifyError::OutsideWindow {
+        Err(Error::OutsideWindow {
             direction: Skew::TooOld,
             skew_ms: 3_600_001,
             window_ms: 3_600_000
@@ -152,7 +150,7 @@ fn verify_rejects_timestamp_in_future_beyond_window_saying_in_future() {
     assert!(
         matches!(
             err,
-            VerifyError::OutsideWindow {
+            Error::OutsideWindow {
                 direction: Skew::InFuture,
                 ..
             }
@@ -169,7 +167,7 @@ fn verify_window_is_configurable() {
     assert!(v.verify_at(Some(ts), Some(sig), at(ts) + 60_000).is_ok());
     assert!(matches!(
         v.verify_at(Some(ts), Some(sig), at(ts) + 60_001),
-        Err(VerifyError::OutsideWindow {
+        Err(Error::OutsideWindow {
             window_ms: 60_000,
             ..
         })
@@ -183,13 +181,13 @@ fn verify_rejects_wrong_secret_tampered_timestamp_and_non_base64_sign() {
     let wrong = CallbackVerifier::new(AppSecret::new("not the secret"));
     assert!(matches!(
         wrong.verify_at(Some(ts), Some(sig), now),
-        Err(VerifyError::SignatureMismatch { .. })
+        Err(Error::SignatureMismatch { .. })
     ));
 
     let v = CallbackVerifier::new(AppSecret::new(secret));
     assert!(matches!(
         v.verify_at(Some("1700000000001"), Some(sig), now),
-        Err(VerifyError::SignatureMismatch { .. })
+        Err(Error::SignatureMismatch { .. })
     ));
     for bad in [
         "",
@@ -200,7 +198,7 @@ fn verify_rejects_wrong_secret_tampered_timestamp_and_non_base64_sign() {
         assert!(
             matches!(
                 v.verify_at(Some(ts), Some(bad), now),
-                Err(VerifyError::SignatureMismatch { .. })
+                Err(Error::SignatureMismatch { .. })
             ),
             "{bad:?}"
         );
@@ -245,7 +243,7 @@ proptest! {
         prop_assert_eq!(v.verify_at(Some(&timestamp), Some(&signature), ts + skew), Ok(()));
         // Any other secret fails.
         let other = CallbackVerifier::new(AppSecret::new(format!("{secret}x")));
-        let mismatch = matches!(other.verify_at(Some(&timestamp), Some(&signature), ts), Err(VerifyError::SignatureMismatch { .. }));
+        let mismatch = matches!(other.verify_at(Some(&timestamp), Some(&signature), ts), Err(Error::SignatureMismatch { .. }));
         prop_assert!(mismatch);
     }
 
