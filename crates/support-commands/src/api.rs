@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use crate::error::SupportError;
 use crate::model::{
-    CaseFilter, CaseId, CasePage, CaseRef, CaseView, NewCase, ReplyOutcome, Resolution, Service,
+    CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseView, NewCase, ReplyOutcome, Resolution, Service,
     SeverityLevel,
 };
 
@@ -47,6 +47,13 @@ pub trait SupportApi: Send + Sync {
         case: &CaseRef,
         page: Option<&str>,
     ) -> Result<CaseView, SupportError>;
+
+    /// DescribeCases for one case (by case id or display id), without its communications: one
+    /// call where [`describe_case`](Self::describe_case) makes two. The default asks
+    /// `describe_case` and drops the communications; backends override it.
+    async fn case_details(&self, case: &CaseRef) -> Result<CaseDetails, SupportError> {
+        Ok(self.describe_case(case, None).await?.case)
+    }
 
     /// DescribeCases for the account, newest first.
     async fn list_cases(
@@ -96,6 +103,9 @@ impl<T: SupportApi + ?Sized> SupportApi for Arc<T> {
         page: Option<&str>,
     ) -> Result<CaseView, SupportError> {
         (**self).describe_case(case, page).await
+    }
+    async fn case_details(&self, case: &CaseRef) -> Result<CaseDetails, SupportError> {
+        (**self).case_details(case).await
     }
     async fn list_cases(
         &self,
@@ -249,6 +259,10 @@ impl<S: SupportApi> SupportApi for Cached<S> {
         page: Option<&str>,
     ) -> Result<CaseView, SupportError> {
         self.inner.describe_case(case, page).await
+    }
+
+    async fn case_details(&self, case: &CaseRef) -> Result<CaseDetails, SupportError> {
+        self.inner.case_details(case).await
     }
 
     async fn list_cases(

@@ -34,11 +34,12 @@ mod lang;
 mod lookup;
 mod model;
 mod parse;
+mod partition;
 mod sandbox;
 
 pub use api::{CacheTtl, Cached, SupportApi};
 #[cfg(feature = "aws")]
-pub use aws::{AwsSupport, AwsSupportConfig, Partition};
+pub use aws::{AwsSupport, AwsSupportConfig};
 pub use catalogue::{SNAPSHOT_JSON, catalogue};
 pub use command::{Command, CommandKind};
 pub use error::SupportError;
@@ -49,6 +50,7 @@ pub use model::{
     CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, Category,
     Communication, IssueType, NewCase, ReplyOutcome, Resolution, Service, Severity, SeverityLevel,
 };
+pub use partition::Partition;
 pub use parse::{
     LANGUAGES, MAX_BODY_CHARS, MAX_CC, MAX_QUERY_CHARS, MAX_SUBJECT_CHARS, ParseError, parse,
 };

@@ -433,6 +433,13 @@ impl SupportApi for Sandbox {
         })
     }
 
+    async fn case_details(&self, case: &CaseRef) -> Result<CaseDetails, SupportError> {
+        let now = self.now_ms();
+        let mut state = self.lock();
+        self.advance(&mut state, now);
+        Ok(Self::find(&mut state, case)?.details.clone())
+    }
+
     async fn list_cases(
         &self,
         filter: &CaseFilter,

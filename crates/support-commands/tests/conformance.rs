@@ -128,6 +128,33 @@ async fn case_is_found_by_display_id(b: Backend) {
     assert_eq!(by_display.case.subject, "second");
 }
 
+async fn case_details_are_those_of_describe_case_by_either_id(b: Backend) {
+    let id = create(&b, "details").await;
+    let view = b
+        .api
+        .describe_case(&CaseRef::CaseId(id.clone()), None)
+        .await
+        .unwrap();
+    let by_id = b
+        .api
+        .case_details(&CaseRef::CaseId(id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(by_id, view.case);
+    let display = by_id.display_id.clone().unwrap();
+    let by_display = b
+        .api
+        .case_details(&CaseRef::DisplayId(display))
+        .await
+        .unwrap();
+    assert_eq!(by_display, view.case);
+    let ghost = CaseId::parse("case-123456789012-muzh-2026-0000000000000000").unwrap();
+    assert!(matches!(
+        b.api.case_details(&CaseRef::CaseId(ghost)).await,
+        Err(SupportError::CaseNotFound(_))
+    ));
+}
+
 async fn unknown_case_is_case_not_found_for_every_operation(b: Backend) {
     let ghost = CaseId::parse("case-123456789012-muzh-2026-0000000000000000").unwrap();
     let not_found = |r: Result<(), SupportError>| matches!(r, Err(SupportError::CaseNotFound(_)));
@@ -347,6 +374,7 @@ macro_rules! conformance {
 conformance!(
     created_case_is_opened_with_its_fields_and_ids_in_aws_format,
     case_is_found_by_display_id,
+    case_details_are_those_of_describe_case_by_either_id,
     unknown_case_is_case_not_found_for_every_operation,
     resolve_stores_resolved_and_reports_the_status_before,
     replies_are_newest_first_and_a_reply_to_a_resolved_case_reopens_it,
