@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use crate::error::SupportError;
+use crate::lookup::ServiceIndex;
 use crate::model::{
     CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseView, NewCase, ReplyOutcome, Resolution, Service,
     SeverityLevel,
@@ -153,8 +154,9 @@ impl Default for CacheTtl {
 
 type Entry<T> = Mutex<HashMap<String, (Instant, T)>>;
 
-/// Wraps any [`SupportApi`] and caches the service catalogue and severity levels per
-/// language; every other call goes straight through. Errors are never cached.
+/// Wraps any [`SupportApi`] and caches the service catalogue (with its search index) and the
+/// severity levels per language; every other call goes straight through. Errors are never
+/// cached.
 ///
 /// ```
 /// use support_commands::{Cached, Sandbox, SupportApi};
@@ -169,7 +171,7 @@ type Entry<T> = Mutex<HashMap<String, (Instant, T)>>;
 pub struct Cached<S> {
     inner: S,
     ttl: CacheTtl,
-    services: Entry<Arc<Vec<Service>>>,
+    services: Entry<Arc<ServiceIndex>>,
     severity: Entry<Vec<SeverityLevel>>,
 }
 
@@ -213,6 +215,31 @@ impl<S> Cached<S> {
     }
 }
 
+impl<S: SupportApi> Cached<S> {
+    /// The search index over the catalogue in `language`, built once per catalogue read.
+    ///
+    /// # Errors
+    /// The backend's, when the catalogue is not cached and cannot be read.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let api = support_commands::Cached::new(support_commands::Sandbox::new());
+    /// let index = api.service_index("zh").await.unwrap();
+    /// assert_eq!(index.search("ec2", 1)[0].service.code, "amazon-elastic-compute-cloud-linux");
+    /// # }
+    /// ```
+    pub async fn service_index(&self, language: &str) -> Result<Arc<ServiceIndex>, SupportError> {
+        if let Some(hit) = cached(&self.services, language, self.ttl.services) {
+            return Ok(hit);
+        }
+        let fresh = Arc::new(ServiceIndex::new(
+            self.inner.describe_services(language).await?,
+        ));
+        store(&self.services, language, Arc::clone(&fresh));
+        Ok(fresh)
+    }
+}
+
 fn cached<T: Clone>(map: &Entry<T>, key: &str, ttl: Duration) -> Option<T> {
     let map = map.lock().unwrap_or_else(PoisonError::into_inner);
     map.get(key)
@@ -229,12 +256,7 @@ fn store<T>(map: &Entry<T>, key: &str, value: T) {
 #[async_trait]
 impl<S: SupportApi> SupportApi for Cached<S> {
     async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, SupportError> {
-        if let Some(hit) = cached(&self.services, language, self.ttl.services) {
-            return Ok(hit);
-        }
-        let fresh = self.inner.describe_services(language).await?;
-        store(&self.services, language, Arc::clone(&fresh));
-        Ok(fresh)
+        Ok(Arc::clone(self.service_index(language).await?.services()))
     }
 
     async fn describe_severity_levels(
