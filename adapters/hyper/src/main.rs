@@ -3,21 +3,64 @@
 //! `case-bot serve` runs the bot; `case-bot say "<text>"` talks to a running bot the way
 //! DingTalk does (a signed callback with a sessionWebhook of its own) and prints the reply.
 
-mod graceful;
+mod listen;
 mod say;
 mod serve;
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
 use clap::{Parser, Subcommand};
 
-/// mimalloc: the request path allocates many small strings; glibc's malloc showed up as 18 %
-/// of the server's CPU under load. Built with `no_thp` (workspace Cargo.toml): with transparent
-/// huge pages mimalloc held 2 MiB pages and the RSS under load was twice as high.
+/// mimalloc: the request path allocates many small strings, and glibc's malloc showed up as
+/// 18 % of the server's CPU under load. Built with `no_thp` (workspace Cargo.toml): with
+/// transparent huge pages mimalloc held 2 MiB pages and the RSS under load was twice as high.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The development app secret used in sandbox mode when none is configured. Never use it
 /// with a real DingTalk robot.
 pub(crate) const DEV_APP_SECRET: &str = "casebot-development-secret-not-for-production";
+
+/// Why `case-bot` stopped: each says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Failure {
+    /// The bot could not be configured.
+    #[error("{0}")]
+    Config(#[from] case_bot_core::Error),
+    /// A combination of settings that cannot work.
+    #[error("{0}")]
+    Usage(&'static str),
+    /// The Secrets Manager secret could not be read at start.
+    #[error(
+        "cannot read the Secrets Manager secret `{secret_id}`: {source}. Create it with the keys app_secret and access_token, or use --secrets env."
+    )]
+    Secret {
+        secret_id: String,
+        source: case_bot_core::Error,
+    },
+    /// The state file could not be opened.
+    #[error("--state {}: {source}", path.display())]
+    State {
+        path: PathBuf,
+        source: case_bot_core::Error,
+    },
+    /// The address could not be listened on.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    /// `case-bot say`: the bot could not be reached.
+    #[error("cannot reach the bot at {url}: {source}. Is `case-bot serve` running?")]
+    Unreachable { url: String, source: reqwest::Error },
+    /// `case-bot say`: the bot refused the message.
+    #[error("the bot answered HTTP {status}: {body}")]
+    Refused { status: u16, body: String },
+    /// `case-bot say`: no reply came.
+    #[error("no reply within {0} s")]
+    NoReply(u64),
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -58,8 +101,8 @@ fn main() -> std::process::ExitCode {
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("case-bot: {message}");
+        Err(failure) => {
+            eprintln!("case-bot: {failure}");
             std::process::ExitCode::from(2)
         }
     }

@@ -1,5 +1,6 @@
 //! `case-bot say "<text>"`: talk to a running bot without DingTalk.
 
+use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -12,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::DEV_APP_SECRET;
+use crate::{DEV_APP_SECRET, Failure};
 
 /// Options of `case-bot say`.
 #[derive(Args, Debug)]
@@ -55,11 +56,14 @@ fn readable(message: &Value) -> String {
 }
 
 /// Starts a one-off session webhook on loopback; each posted message goes to the channel.
-async fn session_listener() -> Result<(String, mpsc::UnboundedReceiver<Value>), String> {
-    let listener = TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .map_err(|e| format!("cannot listen on loopback: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+async fn session_listener() -> Result<(String, mpsc::UnboundedReceiver<Value>), Failure> {
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let listen_failed = |source| Failure::Listen {
+        addr: loopback,
+        source,
+    };
+    let listener = TcpListener::bind(loopback).await.map_err(listen_failed)?;
+    let addr = listener.local_addr().map_err(listen_failed)?;
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
@@ -93,7 +97,7 @@ async fn session_listener() -> Result<(String, mpsc::UnboundedReceiver<Value>), 
 }
 
 /// Runs `case-bot say`.
-pub(crate) async fn run(args: SayArgs) -> Result<(), String> {
+pub(crate) async fn run(args: SayArgs) -> Result<(), Failure> {
     let secret = std::env::var("DINGTALK_APP_SECRET")
         .ok()
         .filter(|s| !s.is_empty())
@@ -124,10 +128,14 @@ pub(crate) async fn run(args: SayArgs) -> Result<(), String> {
     });
     let timestamp = created.to_string();
     let sign = dingtalk_robot::sign(&secret, &timestamp);
+    let unreachable = |source| Failure::Unreachable {
+        url: args.url.clone(),
+        source,
+    };
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(args.timeout))
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(unreachable)?;
     let response = client
         .post(&args.url)
         .header("content-type", "application/json; charset=utf-8")
@@ -136,19 +144,14 @@ pub(crate) async fn run(args: SayArgs) -> Result<(), String> {
         .body(body.to_string())
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "cannot reach the bot at {}: {e}. Is `case-bot serve` running?",
-                args.url
-            )
-        })?;
+        .map_err(unreachable)?;
     let status = response.status();
     let answer = response.bytes().await.unwrap_or_default();
     if !status.is_success() {
-        return Err(format!(
-            "the bot answered HTTP {status}: {}",
-            String::from_utf8_lossy(&answer)
-        ));
+        return Err(Failure::Refused {
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&answer).into_owned(),
+        });
     }
     // `--reply response`: the reply is the HTTP body.
     if let Ok(message) = serde_json::from_slice::<Value>(&answer)
@@ -160,7 +163,7 @@ pub(crate) async fn run(args: SayArgs) -> Result<(), String> {
     match first {
         Ok(Some(message)) => println!("{}", readable(&message)),
         _ if answer.len() > 2 => return Ok(()),
-        _ => return Err(format!("no reply within {} s", args.timeout)),
+        _ => return Err(Failure::NoReply(args.timeout)),
     }
     // Long replies arrive in several parts.
     while let Ok(Some(message)) =

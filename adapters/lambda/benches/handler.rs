@@ -1,5 +1,5 @@
 //! Per-invoke handler time for help and lookup on the sandbox backend (target ≤ 1 ms):
-//! `case_bot_lambda::handle` on an API Gateway v2 request, reply in the HTTP response (no
+//! `case_bot_lambda::App` on an API Gateway v2 request, reply in the HTTP response (no
 //! network), and with the reply posted to a fake DingTalk on loopback before returning.
 //!
 //! Run with `cargo bench -p case-bot-lambda --bench handler`.
@@ -8,11 +8,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use case_bot_core::{BotConfig, CaseBot, MemoryStore, ReplyMode, Secrets, StaticSecrets};
+use case_bot_core::{CaseBot, Config, MemoryStore, ReplyMode, Secrets, StaticSecrets};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use dingtalk_robot::testing::FakeDingTalk;
 use dingtalk_robot::{AppSecret, Sender};
 use support_commands::Sandbox;
+use tower::ServiceExt as _;
 
 const SECRET: &str = "bench-secret";
 static N: AtomicU64 = AtomicU64::new(0);
@@ -26,10 +27,9 @@ fn bot(fake: &FakeDingTalk, mode: ReplyMode) -> CaseBot {
     )
     .store(Arc::new(MemoryStore::default()))
     .sender(Sender::builder().api_base(fake.base_url()).build().unwrap())
-    .config(BotConfig {
-        reply_mode: mode,
-        reply_before_response: true,
-        ..BotConfig::default()
+    .config(Config {
+        reply: mode,
+        ..Config::default()
     })
     .build()
     .unwrap()
@@ -59,16 +59,12 @@ fn bench(c: &mut Criterion) {
         (ReplyMode::Response, "in response"),
         (ReplyMode::Session, "posted to loopback DingTalk"),
     ] {
-        let bot = bot(&fake, mode);
+        let app = case_bot_lambda::App::new(bot(&fake, mode));
         for (name, text) in [("help", "帮助"), ("lookup", "查找ServiceCode: ec2")] {
             c.bench_function(&format!("handle {name}, reply {label}"), |b| {
                 b.iter_batched(
                     || event(&fake, text),
-                    |request| {
-                        runtime
-                            .block_on(case_bot_lambda::handle(&bot, request))
-                            .unwrap()
-                    },
+                    |request| runtime.block_on(app.clone().oneshot(request)).unwrap(),
                     BatchSize::SmallInput,
                 );
             });

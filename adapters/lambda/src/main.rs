@@ -12,12 +12,6 @@ async fn main() -> Result<(), lambda_http::Error> {
         .with_current_span(true)
         .without_time()
         .init();
-    let bot = case_bot_lambda::bot_from_env()
-        .await
-        .map_err(lambda_http::Error::from)?;
-    lambda_http::run(lambda_http::service_fn(move |request| {
-        let bot = bot.clone();
-        async move { case_bot_lambda::handle(&bot, request).await }
-    }))
-    .await
+    let bot = case_bot_lambda::bot_from_env().await?;
+    lambda_http::run(case_bot_lambda::App::new(bot)).await
 }

@@ -5,10 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use case_bot_core::{BotConfig, CaseBot, MemoryStore, Secrets, StaticSecrets};
+use case_bot_core::{CaseBot, Config, MemoryStore, Secrets, StaticSecrets};
 use dingtalk_robot::testing::FakeDingTalk;
 use dingtalk_robot::{AppSecret, Sender};
 use support_commands::Sandbox;
+use tower::ServiceExt as _;
 
 const APP_SECRET: &str = "lambda-app-secret";
 
@@ -21,10 +22,9 @@ fn bot(fake: &FakeDingTalk) -> CaseBot {
     )
     .store(Arc::new(MemoryStore::default()))
     .sender(Sender::builder().api_base(fake.base_url()).build().unwrap())
-    .config(BotConfig {
-        reply_before_response: true,
+    .config(Config {
         command_deadline: case_bot_lambda::COMMAND_DEADLINE,
-        ..BotConfig::default()
+        ..Config::default()
     })
     .build()
     .unwrap()
@@ -62,7 +62,8 @@ fn event(
 }
 
 async fn status(bot: &CaseBot, request: lambda_http::Request) -> u16 {
-    case_bot_lambda::handle(bot, request)
+    case_bot_lambda::App::new(bot.clone())
+        .oneshot(request)
         .await
         .unwrap()
         .status()

@@ -1,7 +1,8 @@
-//! `CaseBot::handle` per callback, without sockets: signed help and lookup callbacks, each
+//! The callback service per request, without sockets: signed help and lookup callbacks, each
 //! with its own msgId, reply in the HTTP response, sandbox backend; with the in-memory store
-//! and with the SQLite store (its writer thread works behind, as in `case-bot serve`).
-//! This is the bot's own share of `scripts/load`, measured without the kernel and hyper.
+//! and with the SQLite store (each claim and audit row committed before the answer, as in
+//! `case-bot serve`). This is the bot's own share of `scripts/load`, measured without the
+//! kernel and hyper.
 //!
 //! Run with `cargo bench -p case-bot-core --bench handle`.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -11,12 +12,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use case_bot_core::{
-    BotConfig, CaseBot, MemoryStore, ReplyMode, Secrets, SqliteStore, StaticSecrets, Store,
+    CallbackService, CaseBot, Config, MemoryStore, ReplyMode, Secrets, SqliteStore, StaticSecrets,
+    Store,
 };
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use dingtalk_robot::AppSecret;
 use dingtalk_robot::testing::FakeDingTalk;
+use http_body_util::Full;
 use support_commands::Sandbox;
+use tower::ServiceExt as _;
 
 /// The allocator of `case-bot serve`, so the figures match the binary's.
 #[global_allocator]
@@ -33,20 +37,20 @@ fn bot(store: Arc<dyn Store>) -> CaseBot {
         )),
     )
     .store(store)
-    .config(BotConfig {
-        reply_mode: ReplyMode::Response,
-        ..BotConfig::default()
+    .config(Config {
+        reply: ReplyMode::Response,
+        ..Config::default()
     })
     .build()
     .unwrap()
 }
 
-fn request(fake: &FakeDingTalk, text: &str) -> http::Request<Bytes> {
+fn request(fake: &FakeDingTalk, text: &str) -> http::Request<Full<Bytes>> {
     let id = N.fetch_add(1, Ordering::Relaxed);
     fake.callback(text)
         .msg_id(format!("bench-{id:010}"))
         .build("/dingtalk/callback", &AppSecret::new(SECRET))
-        .map(Bytes::from)
+        .map(|body| Full::new(Bytes::from(body)))
 }
 
 fn bench(c: &mut Criterion) {
@@ -66,12 +70,15 @@ fn bench(c: &mut Criterion) {
     ];
     for (store_name, store) in stores {
         let bot = bot(store);
+        let service = CallbackService::new(bot.clone());
         for (name, text) in [("help", "帮助"), ("lookup", "查找ServiceCode: ec2")] {
             c.bench_function(&format!("handle {name}, {store_name} store"), |b| {
                 b.iter_batched(
                     || request(&fake, text),
                     |request| {
-                        let response = runtime.block_on(bot.handle(request));
+                        let response = runtime
+                            .block_on(service.clone().oneshot(request))
+                            .unwrap_or_else(|never| match never {});
                         assert_eq!(response.status(), 200);
                         response
                     },

@@ -1,41 +1,63 @@
-//! The casebot core: a DingTalk robot that runs AWS Support cases. It joins `dingtalk-robot`
-//! and `support-commands` behind one HTTP entry point, [`CaseBot::handle`]
-//! (`http::Request<Bytes>` in, `http::Response<Bytes>` out), so the hyper and Lambda adapters
-//! only translate their transport.
+//! The casebot core: a DingTalk robot that runs AWS Support cases, as a plain event pipeline.
 //!
-//! The pipeline: body limit (64 KiB → 413) → signature and timestamp (→ 401; nothing else
-//! runs) → JSON (→ 400) → de-duplication on `msgId` (a redelivery → 200, no side effect) →
-//! allow-list → parse → run against the [`SupportApi`](support_commands::SupportApi) with a
-//! deadline → reply (sessionWebhook by default, the custom robot webhook, or the HTTP response).
+//! ```text
+//!  HTTP callback ─┐                    ┌──────────────── CaseBot ────────────────┐
+//!  (CallbackService, a tower::Service) │ claim → authorize → parse → execute →   │──► reply to the group
+//!                 ├──► Event ─────────►│ render → record → deliver               │    (sessionWebhook,
+//!  Stream frame  ─┘    (a message)     └──────┬───────────────────────┬──────────┘     custom robot, or
+//!  (next: card clicks, case updates)          │                       │                 the HTTP answer)
+//!                                         SupportApi               Store (claims,
+//!                                    (sandbox or AWS, cached)     case links, audit)
+//! ```
+//!
+//! - **Transports only translate.** [`CallbackService`] checks the method, content type, body
+//!   size and signature, parses the body into an [`Event`], and answers; the hyper adapter and
+//!   `lambda_http::run` both serve it. Routing by path is the adapter's.
+//! - **The pipeline decides.** [`CaseBot::on_event`] runs the stages in order; a transport that
+//!   must answer first calls [`CaseBot::admit`] (the claim) and then [`CaseBot::process`] or
+//!   [`CaseBot::spawn`]. Each stage is a small function over explicit inputs, tested alone.
+//! - **The store remembers**, durable when a call returns: [`MemoryStore`], `SqliteStore`
+//!   (feature `sqlite`), `DynamoStore` (feature `dynamodb`).
+//! - **One configuration type** ([`Config`], clap derive with environment fallbacks) and one
+//!   error type ([`Error`]) for everything here.
 //!
 //! ```
 //! use std::sync::Arc;
-//! use case_bot_core::{CaseBot, Secrets, StaticSecrets};
+//! use case_bot_core::{CaseBot, Config, Delivery, ReplyMode, Secrets, StaticSecrets};
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! let secrets = StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"dev"}"#).unwrap());
-//! let bot = CaseBot::builder(Arc::new(support_commands::Sandbox::new()), Arc::new(secrets)).build().unwrap();
-//! let response = bot.handle(http::Request::get("/healthz").body(bytes::Bytes::new()).unwrap()).await;
-//! assert_eq!(response.status(), 200);
+//! let bot = CaseBot::builder(Arc::new(support_commands::Sandbox::new()), Arc::new(secrets))
+//!     .config(Config { reply: ReplyMode::Response, ..Config::default() })
+//!     .build()
+//!     .unwrap();
+//! let msg = dingtalk_robot::InboundMessage::from_json(
+//!     r#"{"msgtype":"text","text":{"content":"帮助"},"msgId":"m1"}"#.as_bytes(),
+//! ).unwrap();
+//! let outcome = bot.on_message(msg).await;
+//! assert!(matches!(outcome.delivery, Delivery::Inline { .. }));
 //! # }
 //! ```
 
 mod bot;
 mod config;
-#[cfg(feature = "dynamodb")]
-mod dynamo;
-mod render;
+mod error;
+mod event;
+mod http;
+mod pipeline;
+mod policy;
 mod secrets;
 mod store;
 
-pub use bot::{BuildError, CALLBACK_PATH, CaseBot, CaseBotBuilder, HEALTH_PATH};
-pub use config::{BotConfig, ReplyMode, ResolvePolicy};
-#[cfg(feature = "dynamodb")]
-pub use dynamo::DynamoStore;
+pub use bot::{Admission, Admitted, CaseBot, CaseBotBuilder, Health};
+pub use config::{Config, ReplyMode, ResolvePolicy, SecretsFrom, SupportBackend};
+pub use error::{BoxError, Error};
+pub use event::{Delivery, Event, Outcome};
+pub use http::{CALLBACK_PATH, CallbackService, HEALTH_PATH, json_response, rejection};
 #[cfg(feature = "aws")]
 pub use secrets::SecretsManagerSource;
-pub use secrets::{
-    CachedSecrets, DEFAULT_SECRET_ID, SecretError, SecretSource, Secrets, StaticSecrets,
-};
+pub use secrets::{DEFAULT_SECRET_ID, SecretSource, Secrets, StaticSecrets};
+#[cfg(feature = "dynamodb")]
+pub use store::DynamoStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
-pub use store::{AuditRecord, CaseLink, MemoryStore, Store, StoreError};
+pub use store::{AuditRecord, CaseLink, MemoryStore, Store};

@@ -1,13 +1,16 @@
 //! Where the robot's secrets come from: environment values or the Secrets Manager secret
-//! `dingding-outgoing-robot-env`, cached, re-read once on a signature mismatch (rotation).
+//! `dingding-outgoing-robot-env`, cached, re-read on a signature mismatch (rotation) at most
+//! once per interval.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use dingtalk_robot::{AccessToken, AppSecret, WebhookSecret};
+use dingtalk_robot::{AccessToken, AppSecret, CallbackVerifier, WebhookSecret};
 use tokio::sync::Mutex;
+
+use crate::error::Error;
 
 /// The legacy bot's secret name, kept as the default.
 pub const DEFAULT_SECRET_ID: &str = "dingding-outgoing-robot-env";
@@ -31,49 +34,29 @@ pub struct Secrets {
     pub webhook_secret: Option<WebhookSecret>,
 }
 
-/// Why the secrets could not be loaded. Never contains a secret value.
-///
-/// ```
-/// let err = case_bot_core::Secrets::from_json("{}").unwrap_err();
-/// assert!(err.to_string().contains("app_secret"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SecretError {
-    /// The secret is not JSON with a non-empty `app_secret` string.
-    #[error(
-        "the secret is not JSON with a non-empty \"app_secret\" (keys: app_secret, access_token, webhook_secret)"
-    )]
-    Malformed,
-    /// The secret could not be read (not found, access denied, unreachable).
-    #[error("could not read the secret: {0}")]
-    Unavailable(String),
-}
-
 impl Secrets {
     /// Parses the Secrets Manager JSON: `app_secret` (required), `access_token`,
     /// `webhook_secret` (optional).
     ///
     /// # Errors
-    /// [`SecretError::Malformed`].
+    /// [`Error::SecretMalformed`].
     ///
     /// ```
     /// assert!(case_bot_core::Secrets::from_json("not json").is_err());
     /// ```
-    pub fn from_json(text: &str) -> Result<Self, SecretError> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|_| SecretError::Malformed)?;
-        let get = |key: &str| {
-            value
-                .get(key)
-                .and_then(|v| v.as_str())
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-        };
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        #[derive(serde::Deserialize)]
+        struct Wire {
+            app_secret: Option<String>,
+            access_token: Option<String>,
+            webhook_secret: Option<String>,
+        }
+        let wire: Wire = serde_json::from_str(text).map_err(|_| Error::SecretMalformed)?;
+        let present = |value: Option<String>| value.filter(|v| !v.is_empty());
         Ok(Self {
-            app_secret: AppSecret::new(get("app_secret").ok_or(SecretError::Malformed)?),
-            access_token: get("access_token").map(AccessToken::new),
-            webhook_secret: get("webhook_secret").map(WebhookSecret::new),
+            app_secret: AppSecret::new(present(wire.app_secret).ok_or(Error::SecretMalformed)?),
+            access_token: present(wire.access_token).map(AccessToken::new),
+            webhook_secret: present(wire.webhook_secret).map(WebhookSecret::new),
         })
     }
 }
@@ -90,10 +73,10 @@ impl Secrets {
 #[async_trait]
 pub trait SecretSource: Send + Sync + fmt::Debug {
     /// Reads the current secrets.
-    async fn load(&self) -> Result<Secrets, SecretError>;
+    async fn load(&self) -> Result<Secrets, Error>;
 }
 
-/// Secrets given at start-up (from environment variables or flags).
+/// Secrets given at start-up (from environment variables).
 ///
 /// ```
 /// let source = case_bot_core::StaticSecrets::new(case_bot_core::Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap());
@@ -118,7 +101,7 @@ impl StaticSecrets {
 
 #[async_trait]
 impl SecretSource for StaticSecrets {
-    async fn load(&self) -> Result<Secrets, SecretError> {
+    async fn load(&self) -> Result<Secrets, Error> {
         Ok(self.0.clone())
     }
 }
@@ -158,7 +141,7 @@ impl SecretsManagerSource {
 #[cfg(feature = "aws")]
 #[async_trait]
 impl SecretSource for SecretsManagerSource {
-    async fn load(&self) -> Result<Secrets, SecretError> {
+    async fn load(&self) -> Result<Secrets, Error> {
         use aws_sdk_secretsmanager::error::ProvideErrorMetadata as _;
         let output = self
             .client
@@ -166,97 +149,73 @@ impl SecretSource for SecretsManagerSource {
             .secret_id(&self.secret_id)
             .send()
             .await
-            .map_err(|err| {
-                let code = err.code().unwrap_or("unreachable").to_owned();
-                SecretError::Unavailable(format!("{} ({code})", self.secret_id))
+            .map_err(|err| Error::SecretUnavailable {
+                secret_id: self.secret_id.clone(),
+                code: err.code().unwrap_or("unreachable").to_owned(),
             })?;
         Secrets::from_json(output.secret_string().unwrap_or_default())
     }
 }
 
-/// Caches another source's secrets for a TTL; [`refresh`](Self::refresh) re-reads at most
-/// once per `min_refresh`, so bad signatures cannot hammer Secrets Manager.
-///
-/// ```
-/// use std::time::Duration;
-/// use case_bot_core::{CachedSecrets, Secrets, StaticSecrets};
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let source = StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap());
-/// let cached = CachedSecrets::new(std::sync::Arc::new(source), Duration::from_secs(300), Duration::from_secs(30));
-/// assert!(cached.get().await.is_ok());
-/// # }
-/// ```
+/// The secrets and the callback verifier keyed with the app secret (its HMAC state is computed
+/// once per secret value, not per callback).
 #[derive(Debug)]
-pub struct CachedSecrets {
+pub(crate) struct Keys {
+    pub(crate) secrets: Secrets,
+    pub(crate) verifier: CallbackVerifier,
+}
+
+impl Keys {
+    fn new(secrets: Secrets) -> Arc<Self> {
+        Arc::new(Self {
+            verifier: CallbackVerifier::new(secrets.app_secret.clone()),
+            secrets,
+        })
+    }
+}
+
+/// How long secrets are cached, and how often a signature mismatch may force a re-read.
+const TTL: Duration = Duration::from_secs(300);
+const MIN_REFRESH: Duration = Duration::from_secs(30);
+
+/// Caches another source's secrets for five minutes; [`refresh`](Self::refresh) re-reads at
+/// most once per 30 s, so bad signatures cannot hammer Secrets Manager. When a re-read fails,
+/// the value already cached is served.
+#[derive(Debug)]
+pub(crate) struct CachedSecrets {
     source: Arc<dyn SecretSource>,
-    ttl: Duration,
-    min_refresh: Duration,
-    state: Mutex<CacheState>,
-    /// The current value for the lock-free-ish fast path (no await, shared read lock).
-    fresh: std::sync::RwLock<Option<(Instant, Arc<Secrets>)>>,
+    state: Mutex<Cache>,
 }
 
 #[derive(Debug, Default)]
-struct CacheState {
-    value: Option<(Instant, Arc<Secrets>)>,
+struct Cache {
+    value: Option<(Instant, Arc<Keys>)>,
     last_refresh: Option<Instant>,
 }
 
 impl CachedSecrets {
-    /// Caches `source` for `ttl`; forced refreshes at most once per `min_refresh`.
-    ///
-    /// ```
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use case_bot_core::*;
-    /// let cached = CachedSecrets::new(Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap())), Duration::from_secs(1), Duration::from_secs(1));
-    /// # let _ = cached;
-    /// ```
-    #[must_use]
-    pub fn new(source: Arc<dyn SecretSource>, ttl: Duration, min_refresh: Duration) -> Self {
+    pub(crate) fn new(source: Arc<dyn SecretSource>) -> Self {
         Self {
             source,
-            ttl,
-            min_refresh,
             state: Mutex::default(),
-            fresh: std::sync::RwLock::new(None),
         }
     }
 
-    /// The cached secrets, read from the source when absent or older than the TTL.
-    ///
-    /// # Errors
-    /// The source's error (nothing cached yet, or the TTL ran out and the read failed; a
-    /// stale value is served when the source fails).
-    ///
-    /// ```
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use case_bot_core::*;
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// # let cached = CachedSecrets::new(Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap())), Duration::from_secs(1), Duration::from_secs(1));
-    /// let secrets = cached.get().await.unwrap();
-    /// # let _ = secrets; }
-    /// ```
-    pub async fn get(&self) -> Result<Arc<Secrets>, SecretError> {
-        if let Ok(fresh) = self.fresh.read()
-            && let Some((at, value)) = fresh.as_ref()
-            && at.elapsed() < self.ttl
+    /// The cached keys, read from the source when absent or older than the TTL.
+    pub(crate) async fn get(&self) -> Result<Arc<Keys>, Error> {
+        let mut cache = self.state.lock().await;
+        if let Some((at, keys)) = &cache.value
+            && at.elapsed() < TTL
         {
-            return Ok(Arc::clone(value));
-        }
-        let mut state = self.state.lock().await;
-        if let Some((at, value)) = &state.value
-            && at.elapsed() < self.ttl
-        {
-            return Ok(Arc::clone(value));
+            return Ok(Arc::clone(keys));
         }
         match self.source.load().await {
             Ok(fresh) => {
-                let fresh = Arc::new(fresh);
-                state.value = Some((Instant::now(), Arc::clone(&fresh)));
-                self.publish(&state);
-                Ok(fresh)
+                let keys = Keys::new(fresh);
+                cache.value = Some((Instant::now(), Arc::clone(&keys)));
+                Ok(keys)
             }
-            Err(err) => match &state.value {
+            Err(err) => match &cache.value {
                 Some((_, stale)) => {
                     tracing::warn!(error = %err, "secret refresh failed; serving the cached value");
                     Ok(Arc::clone(stale))
@@ -266,43 +225,30 @@ impl CachedSecrets {
         }
     }
 
-    fn publish(&self, state: &CacheState) {
-        if let Ok(mut fresh) = self.fresh.write() {
-            fresh.clone_from(&state.value);
-        }
-    }
-
     /// Re-reads the source now (after a signature mismatch: the secret may have rotated),
-    /// unless that happened less than `min_refresh` ago. Returns whether the value changed.
-    ///
-    /// ```
-    /// # use std::{sync::Arc, time::Duration};
-    /// # use case_bot_core::*;
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// # let cached = CachedSecrets::new(Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap())), Duration::from_secs(1), Duration::from_secs(60));
-    /// cached.get().await.unwrap();
-    /// assert!(!cached.refresh().await); // re-read, same value
-    /// # }
-    /// ```
-    pub async fn refresh(&self) -> bool {
-        let mut state = self.state.lock().await;
-        if state
+    /// unless that happened less than 30 s ago. Returns the new keys if the value changed.
+    pub(crate) async fn refresh(&self) -> Option<Arc<Keys>> {
+        let mut cache = self.state.lock().await;
+        if cache
             .last_refresh
-            .is_some_and(|at| at.elapsed() < self.min_refresh)
+            .is_some_and(|at| at.elapsed() < MIN_REFRESH)
         {
-            return false;
+            return None;
         }
-        state.last_refresh = Some(Instant::now());
+        cache.last_refresh = Some(Instant::now());
         match self.source.load().await {
             Ok(fresh) => {
-                let changed = state.value.as_ref().is_none_or(|(_, old)| **old != fresh);
-                state.value = Some((Instant::now(), Arc::new(fresh)));
-                self.publish(&state);
-                changed
+                let changed = cache
+                    .value
+                    .as_ref()
+                    .is_none_or(|(_, old)| old.secrets != fresh);
+                let keys = Keys::new(fresh);
+                cache.value = Some((Instant::now(), Arc::clone(&keys)));
+                changed.then_some(keys)
             }
             Err(err) => {
                 tracing::warn!(error = %err, "secret refresh failed");
-                false
+                None
             }
         }
     }

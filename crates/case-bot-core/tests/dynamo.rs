@@ -9,11 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use case_bot_core::{BotConfig, CaseBot, DynamoStore, Secrets, StaticSecrets};
+use case_bot_core::{CallbackService, CaseBot, Config, DynamoStore, Secrets, StaticSecrets};
 use casebot_testkit::MotoServer;
 use dingtalk_robot::AppSecret;
 use dingtalk_robot::testing::FakeDingTalk;
+use http_body_util::Full;
 use support_commands::{AwsSupport, AwsSupportConfig};
+use tower::ServiceExt as _;
 
 async fn store_on(moto: &MotoServer, table: &str) -> DynamoStore {
     let store = DynamoStore::new(&moto.sdk_config().await, table);
@@ -62,19 +64,19 @@ async fn fifty_handlers_sharing_one_table_create_one_case_and_send_one_reply() {
             )),
         )
         .store(Arc::new(DynamoStore::new(&sdk, table)))
-        .config(BotConfig {
-            reply_before_response: true,
-            ..BotConfig::default()
+        .config(Config {
+            dingtalk_api_base: fake.base_url(),
+            ..Config::default()
         })
-        .api_base(fake.base_url())
         .build()
         .unwrap();
-        let mut request = http::Request::new(Bytes::from(body.clone()));
+        let service = CallbackService::new(bot).reply_before_response(true);
+        let mut request = http::Request::new(Full::new(Bytes::from(body.clone())));
         *request.method_mut() = parts.method.clone();
         *request.uri_mut() = parts.uri.clone();
         *request.headers_mut() = parts.headers.clone();
         handles.push(tokio::spawn(async move {
-            bot.handle(request).await.status().as_u16()
+            service.oneshot(request).await.unwrap().status().as_u16()
         }));
     }
     for handle in handles {

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use crate::error::SupportError;
 use crate::lookup::ServiceIndex;
 use crate::model::{
-    CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseView, NewCase, ReplyOutcome, Resolution, Service,
-    SeverityLevel,
+    CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseView, NewCase, ReplyOutcome,
+    Resolution, Service, SeverityLevel,
 };
 
 /// Every AWS Support operation the bot needs.

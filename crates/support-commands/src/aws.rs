@@ -11,11 +11,11 @@ use aws_sdk_support::error::{ProvideErrorMetadata, SdkError};
 
 use crate::api::SupportApi;
 use crate::error::SupportError;
-use crate::partition::Partition;
 use crate::model::{
     CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, Category,
     Communication, NewCase, ReplyOutcome, Resolution, Service, Severity, SeverityLevel,
 };
+use crate::partition::Partition;
 use crate::sandbox::COMMUNICATIONS_PAGE;
 
 /// Settings of [`AwsSupport`].

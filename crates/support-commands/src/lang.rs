@@ -8,12 +8,15 @@
 /// assert_eq!(Lang::default(), Lang::Zh);
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[non_exhaustive]
 pub enum Lang {
     /// Chinese (the default for this audience).
     #[default]
+    #[cfg_attr(feature = "clap", value(alias = "zh-cn", alias = "cn"))]
     Zh,
     /// English.
+    #[cfg_attr(feature = "clap", value(alias = "en-us"))]
     En,
 }
 

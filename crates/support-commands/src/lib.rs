@@ -19,6 +19,7 @@
 //! | [`SupportApi`], [`Cached`] | the operations; catalogue and severity caching | always |
 //! | [`Sandbox`] | in-memory backend that behaves like AWS | always |
 //! | [`ServiceIndex`], [`catalogue`] | ranked service lookup over the snapshot or a live catalogue | always |
+//! | [`Partition`] | global AWS or AWS China | always (`clap`: a `ValueEnum`) |
 //! | `AwsSupport` | the real backend on aws-sdk-support (global and China partitions) | `aws` |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -50,10 +51,10 @@ pub use model::{
     CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, Category,
     Communication, IssueType, NewCase, ReplyOutcome, Resolution, Service, Severity, SeverityLevel,
 };
-pub use partition::Partition;
 pub use parse::{
     LANGUAGES, MAX_BODY_CHARS, MAX_CC, MAX_QUERY_CHARS, MAX_SUBJECT_CHARS, ParseError, parse,
 };
+pub use partition::Partition;
 pub use sandbox::{
     COMMUNICATIONS_PAGE, SIMULATED_REPLY, Sandbox, SandboxClock, SandboxConfig, iso8601,
 };

@@ -8,12 +8,14 @@
 /// assert_eq!(Partition::from_name("aws-cn"), Some(Partition::AwsCn));
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[non_exhaustive]
 pub enum Partition {
     /// Global AWS: `support.us-east-1.amazonaws.com`, signed for us-east-1.
     #[default]
     Aws,
     /// AWS China (Beijing and Ningxia): `support.cn-north-1.amazonaws.com.cn`.
+    #[cfg_attr(feature = "clap", value(alias = "cn", alias = "china"))]
     AwsCn,
 }
 
@@ -46,4 +48,3 @@ impl Partition {
         }
     }
 }
-

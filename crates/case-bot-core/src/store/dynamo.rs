@@ -19,7 +19,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::store::{AuditRecord, CaseLink, Store, StoreError, unix_ms};
+use super::{AuditRecord, CaseLink, Store, unix_ms};
+use crate::error::Error;
 
 /// How long audit records are kept (the table's TTL removes them after).
 const AUDIT_DAYS: i64 = 400;
@@ -39,8 +40,16 @@ pub struct DynamoStore {
 
 static NONCE: AtomicU64 = AtomicU64::new(0);
 
-fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+/// A DynamoDB call's error, with AWS's code and message.
+fn sdk_err<E, R>(what: &'static str, e: aws_sdk_dynamodb::error::SdkError<E, R>) -> Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    Error::store(
+        what,
+        aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+    )
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -77,14 +86,14 @@ impl DynamoStore {
     /// local runs; the SAM template creates it in AWS.
     ///
     /// # Errors
-    /// [`StoreError`] with DynamoDB's message.
+    /// [`Error`] with DynamoDB's message.
     ///
     /// ```no_run
     /// # async fn run(store: case_bot_core::DynamoStore) {
     /// store.create_table().await.unwrap();
     /// # }
     /// ```
-    pub async fn create_table(&self) -> Result<(), StoreError> {
+    pub async fn create_table(&self) -> Result<(), Error> {
         use aws_sdk_dynamodb::types::{
             AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
             TimeToLiveSpecification,
@@ -94,14 +103,14 @@ impl DynamoStore {
                 .attribute_name(name)
                 .key_type(kind)
                 .build()
-                .map_err(err)
+                .map_err(|e| Error::store("create table", e))
         };
         let attr = |name: &str| {
             AttributeDefinition::builder()
                 .attribute_name(name)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
-                .map_err(err)
+                .map_err(|e| Error::store("create table", e))
         };
         let created = self
             .client
@@ -119,7 +128,7 @@ impl DynamoStore {
                 .as_service_error()
                 .is_some_and(|s| s.is_resource_in_use_exception());
             if !exists {
-                return Err(err(aws_sdk_dynamodb::error::DisplayErrorContext(e)));
+                return Err(sdk_err("create table", e));
             }
         }
         self.client
@@ -130,18 +139,18 @@ impl DynamoStore {
                     .enabled(true)
                     .attribute_name("expires_at")
                     .build()
-                    .map_err(err)?,
+                    .map_err(|e| Error::store("create table", e))?,
             )
             .send()
             .await
-            .map_err(|e| err(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            .map_err(|e| sdk_err("create table", e))?;
         Ok(())
     }
 }
 
 #[async_trait]
 impl Store for DynamoStore {
-    async fn claim(&self, key: &str, ttl_ms: i64) -> Result<bool, StoreError> {
+    async fn claim(&self, key: &str, ttl_ms: i64) -> Result<bool, Error> {
         let now = unix_ms();
         let expires = now.saturating_add(ttl_ms);
         let put = self
@@ -164,24 +173,27 @@ impl Store for DynamoStore {
             {
                 Ok(false)
             }
-            Err(e) => Err(err(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
+            Err(e) => Err(sdk_err("claim", e)),
         }
     }
 
-    async fn put_case(&self, case_id: &str, link: &CaseLink) -> Result<(), StoreError> {
+    async fn put_case(&self, case_id: &str, link: &CaseLink) -> Result<(), Error> {
         self.client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(format!("case#{case_id}")))
             .item("sk", s("-"))
-            .item("link", s(serde_json::to_string(link).map_err(err)?))
+            .item(
+                "link",
+                s(serde_json::to_string(link).map_err(|e| Error::store("case link", e))?),
+            )
             .send()
             .await
             .map(drop)
-            .map_err(|e| err(aws_sdk_dynamodb::error::DisplayErrorContext(e)))
+            .map_err(|e| sdk_err("case link", e))
     }
 
-    async fn case(&self, case_id: &str) -> Result<Option<CaseLink>, StoreError> {
+    async fn case(&self, case_id: &str) -> Result<Option<CaseLink>, Error> {
         let item = self
             .client
             .get_item()
@@ -191,18 +203,20 @@ impl Store for DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| err(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            .map_err(|e| sdk_err("case link", e))?;
         match item
             .item()
             .and_then(|i| i.get("link"))
             .and_then(|v| v.as_s().ok())
         {
-            Some(json) => serde_json::from_str(json).map(Some).map_err(err),
+            Some(json) => serde_json::from_str(json)
+                .map(Some)
+                .map_err(|e| Error::store("case link", e)),
             None => Ok(None),
         }
     }
 
-    async fn audit(&self, record: AuditRecord) -> Result<(), StoreError> {
+    async fn audit(&self, record: AuditRecord) -> Result<(), Error> {
         let nonce = NONCE.fetch_add(1, Ordering::Relaxed);
         self.client
             .put_item()
@@ -216,15 +230,18 @@ impl Store for DynamoStore {
                     std::process::id()
                 )),
             )
-            .item("record", s(serde_json::to_string(&record).map_err(err)?))
+            .item(
+                "record",
+                s(serde_json::to_string(&record).map_err(|e| Error::store("audit", e))?),
+            )
             .item("expires_at", n(record.at_ms / 1000 + AUDIT_DAYS * 86_400))
             .send()
             .await
             .map(drop)
-            .map_err(|e| err(aws_sdk_dynamodb::error::DisplayErrorContext(e)))
+            .map_err(|e| sdk_err("audit", e))
     }
 
-    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRecord>, Error> {
         let mut out = Vec::new();
         let mut at = unix_ms();
         // Today first, then earlier days, a week at most.
@@ -242,10 +259,10 @@ impl Store for DynamoStore {
                 .limit(i32::try_from(limit - out.len()).unwrap_or(i32::MAX))
                 .send()
                 .await
-                .map_err(|e| err(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+                .map_err(|e| sdk_err("audit", e))?;
             for item in page.items() {
                 if let Some(json) = item.get("record").and_then(|v| v.as_s().ok()) {
-                    out.push(serde_json::from_str(json).map_err(err)?);
+                    out.push(serde_json::from_str(json).map_err(|e| Error::store("audit", e))?);
                 }
             }
             at -= 86_400_000;

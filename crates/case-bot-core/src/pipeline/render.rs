@@ -1,10 +1,79 @@
-//! Replies as DingTalk messages. Every reply contains `AWS` (keyword security), Chinese by
-//! default; the legacy commands keep the old bot's key phrases.
+//! The render stage: what a command came to, as a DingTalk message. Every reply contains
+//! `AWS` (keyword security), Chinese by default; the legacy commands keep the old bot's key
+//! phrases.
 
 use dingtalk_robot::OutboundMessage;
 use support_commands::{
-    CaseDetails, CaseView, Communication, Lang, Match, SeverityLevel, SupportError,
+    CaseDetails, CaseView, Communication, Lang, MAX_BODY_CHARS, Service, SeverityLevel,
+    SupportError, help_text,
 };
+
+use super::execute::{Action, Executed};
+use crate::policy::Refusal;
+
+/// The reply to a command that came to `executed`.
+pub(crate) fn reply(lang: Lang, executed: &Executed) -> OutboundMessage {
+    match executed {
+        Executed::Help { .. } => text(help_text(lang)),
+        Executed::Unsupported => unsupported_message(lang),
+        Executed::Invalid(err) => text(err.render(lang)),
+        Executed::Refused { refusal, .. } => refused(lang, *refusal),
+        Executed::Lookup { query, services } => lookup(lang, query, services),
+        Executed::Created {
+            case_id,
+            display_id,
+        } => created(lang, case_id.as_str(), display_id.as_deref()),
+        Executed::Viewed(view) => case_view(lang, view),
+        Executed::Listed {
+            page,
+            include_resolved,
+        } => case_list(
+            lang,
+            &page.cases,
+            *include_resolved,
+            page.next_page.is_some(),
+        ),
+        Executed::Replied { case_id, reopened } => replied(lang, case_id.as_str(), *reopened),
+        Executed::Resolved { case_id } => resolved(lang, case_id.as_str()),
+        Executed::Severities(levels) => severity_levels(lang, levels),
+        Executed::TooLong { total, room } => too_long(lang, *total, *room),
+        Executed::Failed {
+            action,
+            error,
+            case,
+        } => match action {
+            Action::Create => create_failed(lang, error),
+            Action::Resolve => resolve_failed(lang, case.as_deref().unwrap_or_default(), error),
+            other => failed(lang, action_name(lang, *other), error),
+        },
+        Executed::Unavailable(err) => text(err.chat_text(lang)),
+        Executed::TimedOut => failed(lang, "", &SupportError::Timeout),
+    }
+}
+
+/// The name of an action in a failure's header (`AWS-[查看工单失败]`).
+fn action_name(lang: Lang, action: Action) -> &'static str {
+    match action {
+        Action::Lookup => lang.pick("查找", "lookup "),
+        Action::Create => lang.pick("创建工单", "create "),
+        Action::View => lang.pick("查看工单", "view"),
+        Action::List => lang.pick("工单列表", "list"),
+        Action::Reply => lang.pick("回复", "reply"),
+        Action::Resolve => lang.pick("释放case", "resolve"),
+        Action::Severity => lang.pick("严重级别", "severity"),
+    }
+}
+
+fn too_long(lang: Lang, total: usize, room: usize) -> OutboundMessage {
+    text(format!(
+        "AWS-[{}]\n{}",
+        lang.pick("内容过长", "too long"),
+        lang.pick(
+            &format!("加上提交人署名后共 {total} 个字符，AWS 最多接受 {MAX_BODY_CHARS} 个；正文请控制在 {room} 个字符以内。"),
+            &format!("With the sender's signature it is {total} characters; AWS takes {MAX_BODY_CHARS}. Keep the text under {room}."),
+        )
+    ))
+}
 
 /// Markdown-safe: keeps people's text from turning into headings, links or emphasis.
 fn escape(text: &str) -> String {
@@ -18,12 +87,12 @@ fn escape(text: &str) -> String {
     out
 }
 
-pub(crate) fn text(content: String) -> OutboundMessage {
+fn text(content: String) -> OutboundMessage {
     OutboundMessage::text(content)
 }
 
-pub(crate) fn lookup(lang: Lang, query: &str, matches: &[Match<'_>]) -> OutboundMessage {
-    if matches.is_empty() {
+fn lookup(lang: Lang, query: &str, services: &[Service]) -> OutboundMessage {
+    if services.is_empty() {
         return text(format!(
             "AWS-[{}]\n{}",
             lang.pick("请输入正确的 AWS Service 名称", "enter a valid AWS service name"),
@@ -40,8 +109,7 @@ pub(crate) fn lookup(lang: Lang, query: &str, matches: &[Match<'_>]) -> Outbound
             "serviceCode and categoryCode"
         )
     );
-    for m in matches {
-        let s = m.service;
+    for s in services {
         let name = match (lang, &s.name_zh) {
             (Lang::Zh, Some(zh)) => format!("{} / {zh}", s.name),
             _ => s.name.clone(),
@@ -56,7 +124,7 @@ pub(crate) fn lookup(lang: Lang, query: &str, matches: &[Match<'_>]) -> Outbound
     text(out)
 }
 
-pub(crate) fn created(lang: Lang, case_id: &str, display_id: Option<&str>) -> OutboundMessage {
+fn created(lang: Lang, case_id: &str, display_id: Option<&str>) -> OutboundMessage {
     let display = display_id
         .map(|d| format!("\ndisplay id: {d}"))
         .unwrap_or_default();
@@ -71,16 +139,16 @@ pub(crate) fn created(lang: Lang, case_id: &str, display_id: Option<&str>) -> Ou
     )
 }
 
-pub(crate) fn create_failed(lang: Lang, err: &SupportError) -> OutboundMessage {
+fn create_failed(lang: Lang, err: &SupportError) -> OutboundMessage {
     text(format!("AWS-[创建工单失败]\n{}", err.explain(lang)))
 }
 
-pub(crate) fn resolved(lang: Lang, case_id: &str) -> OutboundMessage {
+fn resolved(lang: Lang, case_id: &str) -> OutboundMessage {
     let _ = lang;
     text(format!("AWS-[释放case成功]\ncase_id:{case_id}已释放"))
 }
 
-pub(crate) fn resolve_failed(lang: Lang, case_ref: &str, err: &SupportError) -> OutboundMessage {
+fn resolve_failed(lang: Lang, case_ref: &str, err: &SupportError) -> OutboundMessage {
     match err {
         SupportError::CaseNotFound(_) => {
             text(format!("AWS-[释放case失败]\ncase_id:{case_ref}不存在"))
@@ -92,7 +160,7 @@ pub(crate) fn resolve_failed(lang: Lang, case_ref: &str, err: &SupportError) -> 
     }
 }
 
-pub(crate) fn failed(lang: Lang, what: &str, err: &SupportError) -> OutboundMessage {
+fn failed(lang: Lang, what: &str, err: &SupportError) -> OutboundMessage {
     text(format!(
         "AWS-[{what}{}]\n{}",
         lang.pick("失败", " failed"),
@@ -100,7 +168,7 @@ pub(crate) fn failed(lang: Lang, what: &str, err: &SupportError) -> OutboundMess
     ))
 }
 
-pub(crate) fn replied(lang: Lang, case_id: &str, reopened: bool) -> OutboundMessage {
+fn replied(lang: Lang, case_id: &str, reopened: bool) -> OutboundMessage {
     let reopened = if reopened {
         lang.pick(
             "\n该工单已解决，本次回复已将其重新打开。",
@@ -146,7 +214,7 @@ fn case_fields(lang: Lang, case: &CaseDetails) -> String {
     )
 }
 
-pub(crate) fn case_view(lang: Lang, view: &CaseView) -> OutboundMessage {
+fn case_view(lang: Lang, view: &CaseView) -> OutboundMessage {
     let mut md = format!(
         "### AWS {} {}\n\n",
         lang.pick("工单", "case"),
@@ -175,7 +243,7 @@ pub(crate) fn case_view(lang: Lang, view: &CaseView) -> OutboundMessage {
     )
 }
 
-pub(crate) fn case_list(
+fn case_list(
     lang: Lang,
     cases: &[CaseDetails],
     include_resolved: bool,
@@ -212,7 +280,7 @@ pub(crate) fn case_list(
     OutboundMessage::markdown(format!("AWS {title}"), md)
 }
 
-pub(crate) fn severity_levels(lang: Lang, levels: &[SeverityLevel]) -> OutboundMessage {
+fn severity_levels(lang: Lang, levels: &[SeverityLevel]) -> OutboundMessage {
     let mut out = format!(
         "AWS-[{}]\n",
         lang.pick(
@@ -226,14 +294,24 @@ pub(crate) fn severity_levels(lang: Lang, levels: &[SeverityLevel]) -> OutboundM
     text(out)
 }
 
-pub(crate) fn refused(lang: Lang, why: &str) -> OutboundMessage {
+fn refused(lang: Lang, refusal: Refusal) -> OutboundMessage {
+    let why = match refusal {
+        Refusal::Conversation => lang.pick(
+            "这个会话不在机器人的允许列表中，请联系管理员把本群加入 --allowed-conversations。",
+            "This conversation is not on the robot's allow-list; ask an admin to add it (--allowed-conversations).",
+        ),
+        Refusal::Resolve => lang.pick(
+            "只有管理员或通过机器人创建该工单的人可以释放它。",
+            "Only an admin or the person who opened the case through the robot may resolve it.",
+        ),
+    };
     text(format!(
         "AWS-[{}]\n{why}",
         lang.pick("无权限", "not allowed")
     ))
 }
 
-pub(crate) fn unsupported_message(lang: Lang) -> OutboundMessage {
+fn unsupported_message(lang: Lang) -> OutboundMessage {
     text(format!(
         "AWS-[{}]\n{}",
         lang.pick("暂不支持这种消息", "message type not supported"),

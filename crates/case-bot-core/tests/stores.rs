@@ -1,0 +1,174 @@
+//! The stores: one contract for memory and SQLite (DynamoDB: `dynamo.rs`), and what the SQLite
+//! file keeps across restarts and versions.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+
+use case_bot_core::{MemoryStore, SqliteStore, Store};
+use casebot_testkit::TempDir;
+
+#[tokio::test]
+async fn memory_and_sqlite_stores_keep_the_same_contract() {
+    common::store_contract(&MemoryStore::default(), 0).await;
+    let dir = TempDir::new("core-store");
+    let path = dir.path().join("state.db");
+    let store = SqliteStore::open(&path).unwrap();
+    common::store_contract(&store, 0).await;
+    // Reopened, the data is still there.
+    let reopened = SqliteStore::open(&path).unwrap();
+    assert!(reopened.case("case-1").await.unwrap().is_some());
+    assert!(!reopened.claim("msg:a", 60_000).await.unwrap());
+    let recent: Vec<String> = reopened
+        .recent_audit(5)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.command.into_owned())
+        .collect();
+    assert_eq!(recent, ["c2", "c1", "c0"]);
+}
+
+fn audit_of(claim_key: &str) -> case_bot_core::AuditRecord {
+    case_bot_core::AuditRecord {
+        at_ms: 1,
+        sender: "张三".into(),
+        sender_staff_id: None,
+        conversation_id: "cid".into(),
+        command: "help".into(),
+        case_id: None,
+        outcome: "help".into(),
+        claim_key: Some(claim_key.into()),
+    }
+}
+
+fn count(path: &std::path::Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(sql, [], |row| row.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sqlite_writes_are_in_the_file_when_the_call_returns() {
+    let dir = TempDir::new("core-durable");
+    let path = dir.path().join("state.db");
+    let store = SqliteStore::open(&path).unwrap();
+    for i in 0..100 {
+        assert!(store.claim(&format!("msg:{i}"), 60_000).await.unwrap());
+        store.audit(audit_of(&format!("msg:{i}"))).await.unwrap();
+    }
+    // Another connection sees every claim and row at once: no write-behind queue to flush.
+    assert_eq!(count(&path, "SELECT count(*) FROM claims"), 100);
+    assert_eq!(
+        count(
+            &path,
+            "SELECT count(*) FROM audit WHERE claim_key IS NOT NULL"
+        ),
+        100
+    );
+    drop(store);
+    let reopened = SqliteStore::open(&path).unwrap();
+    for i in 0..100 {
+        assert!(
+            !reopened.claim(&format!("msg:{i}"), 60_000).await.unwrap(),
+            "msg:{i} held after a restart"
+        );
+    }
+    assert!(reopened.claim("msg:new", 60_000).await.unwrap());
+    let recent = reopened.recent_audit(200).await.unwrap();
+    let keys: Vec<String> = recent
+        .iter()
+        .rev()
+        .filter_map(|r| r.claim_key.clone())
+        .collect();
+    let expected: Vec<String> = (0..100).map(|i| format!("msg:{i}")).collect();
+    assert_eq!(keys, expected, "complete and in order");
+}
+
+#[tokio::test]
+async fn sqlite_takes_over_claims_an_older_version_kept_in_audit_rows() {
+    // Versions before this one kept a fast command's claim in its audit row.
+    let dir = TempDir::new("core-legacy-claims");
+    let path = dir.path().join("state.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE claims (key TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL) WITHOUT ROWID;
+             CREATE TABLE cases (case_id TEXT PRIMARY KEY, link TEXT NOT NULL);
+             CREATE TABLE audit (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
+                 sender TEXT NOT NULL, sender_staff_id TEXT, conversation_id TEXT NOT NULL, command TEXT NOT NULL,
+                 case_id TEXT, outcome TEXT NOT NULL, claim_key TEXT, claim_expires_ms INTEGER);
+             INSERT INTO audit (at_ms, sender, conversation_id, command, outcome, claim_key, claim_expires_ms)
+                 VALUES (1, '张三', 'cid', 'help', 'help', 'msg:held', 9999999999999),
+                        (2, '张三', 'cid', 'help', 'help', 'msg:expired', 1);",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(
+        !store.claim("msg:held", 60_000).await.unwrap(),
+        "still held"
+    );
+    assert!(
+        store.claim("msg:expired", 60_000).await.unwrap(),
+        "expired, so free"
+    );
+    assert_eq!(store.recent_audit(5).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn sqlite_opens_a_file_from_before_the_claim_columns() {
+    let dir = TempDir::new("core-migrate");
+    let path = dir.path().join("state.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE claims (key TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL) WITHOUT ROWID;
+             CREATE TABLE cases (case_id TEXT PRIMARY KEY, link TEXT NOT NULL);
+             CREATE TABLE audit (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
+                 sender TEXT NOT NULL, sender_staff_id TEXT, conversation_id TEXT NOT NULL, command TEXT NOT NULL,
+                 case_id TEXT, outcome TEXT NOT NULL);
+             INSERT INTO audit (at_ms, sender, conversation_id, command, case_id, outcome)
+                 VALUES (1, '张三', 'cid', 'create', 'case-1', 'ok');
+             INSERT INTO claims VALUES ('msg:old', 9999999999999);",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let recent = store.recent_audit(5).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(
+        (&*recent[0].command, recent[0].claim_key.as_deref()),
+        ("create", None)
+    );
+    assert!(
+        !store.claim("msg:old", 60_000).await.unwrap(),
+        "old claims still held"
+    );
+    assert!(store.claim("msg:next", 60_000).await.unwrap());
+    store.audit(audit_of("msg:next")).await.unwrap();
+    drop(store);
+    let reopened = SqliteStore::open(&path).unwrap();
+    assert!(!reopened.claim("msg:next", 60_000).await.unwrap());
+}
+
+#[tokio::test]
+async fn sqlite_claims_are_atomic_under_concurrency() {
+    let dir = TempDir::new("core-claims");
+    let path = dir.path().join("state.db");
+    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    let mut handles = Vec::new();
+    for _ in 0..32 {
+        let store = Arc::clone(&store);
+        handles.push(tokio::spawn(async move {
+            store.claim("msg:race", 60_000).await.unwrap()
+        }));
+    }
+    let mut winners = 0;
+    for handle in handles {
+        winners += usize::from(handle.await.unwrap());
+    }
+    assert_eq!(winners, 1);
+}
