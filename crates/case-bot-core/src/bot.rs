@@ -11,7 +11,7 @@ use tracing::Instrument as _;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::event::{Event, Message, Outcome};
+use crate::event::{Admission, Admitted, Event, Message, Outcome};
 use crate::pipeline::claim::{Claim, claim};
 use crate::pipeline::deliver::{Route, deliver};
 use crate::pipeline::execute::{Deps, Executed, execute};
@@ -183,23 +183,6 @@ impl std::fmt::Debug for CaseBot {
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
-}
-
-/// Whether an event is new (see [`CaseBot::admit`]).
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Admission {
-    /// New: [`CaseBot::process`] it, now or in the background ([`CaseBot::spawn`]).
-    Fresh(Admitted),
-    /// A redelivery of an event already admitted: nothing to do.
-    Duplicate,
-}
-
-/// An event that passed the claim stage, waiting for the rest of the pipeline.
-#[derive(Debug)]
-pub struct Admitted {
-    event: Box<Event>,
-    claim_key: Option<String>,
 }
 
 /// The bot's counters, for a health check.

@@ -38,6 +38,23 @@ impl Event {
     }
 }
 
+/// Whether an event is new (see [`CaseBot::admit`](crate::CaseBot::admit)).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Admission {
+    /// New: [`CaseBot::process`](crate::CaseBot::process) it, now or in the background ([`CaseBot::spawn`](crate::CaseBot::spawn)).
+    Fresh(Admitted),
+    /// A redelivery of an event already admitted: nothing to do.
+    Duplicate,
+}
+
+/// An event that passed the claim stage, waiting for the rest of the pipeline.
+#[derive(Debug)]
+pub struct Admitted {
+    pub(crate) event: Box<Event>,
+    pub(crate) claim_key: Option<String>,
+}
+
 /// Who sent a message, from where, and where a reply may go.
 #[derive(Debug, Clone)]
 pub(crate) struct Origin {

@@ -18,10 +18,10 @@ use http_body::Body;
 use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
 use tracing::Instrument as _;
 
-use crate::bot::{Admission, CaseBot};
+use crate::bot::CaseBot;
 use crate::config::ReplyMode;
 use crate::error::{BoxError, Error};
-use crate::event::{Delivery, Event};
+use crate::event::{Admission, Delivery, Event};
 
 /// The callback path (the robot's "消息接收地址").
 pub const CALLBACK_PATH: &str = "/dingtalk/callback";

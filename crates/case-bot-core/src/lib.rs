@@ -48,10 +48,10 @@ mod policy;
 mod secrets;
 mod store;
 
-pub use bot::{Admission, Admitted, CaseBot, CaseBotBuilder, Health};
+pub use bot::{CaseBot, CaseBotBuilder, Health};
 pub use config::{Config, ReplyMode, ResolvePolicy, SecretsFrom, SupportBackend};
 pub use error::{BoxError, Error};
-pub use event::{Delivery, Event, Outcome};
+pub use event::{Admission, Admitted, Delivery, Event, Outcome};
 pub use http::{CALLBACK_PATH, CallbackService, HEALTH_PATH, json_response, rejection};
 #[cfg(feature = "aws")]
 pub use secrets::SecretsManagerSource;

@@ -1,0 +1,234 @@
+//! Text in, a [`Command`] or a [`ParseError`] out. Never panics.
+
+mod create;
+mod error;
+
+pub use error::ParseError;
+
+use self::create::{Field, key_value, parse_cc, parse_create};
+use crate::command::{Command, CommandKind};
+use crate::help::COMMANDS;
+use crate::model::CaseRef;
+
+/// Most characters in a case subject. The API sets no limit; the Support Center form is
+/// believed to stop around 250, so the bot refuses longer subjects rather than have AWS cut them.
+///
+/// ```
+/// let subject = "x".repeat(support_commands::MAX_SUBJECT_CHARS + 1);
+/// let text = format!("提工单\nsubject:{subject}\nbody:b\nseverityCode:low\nserviceCode:a\ncategoryCode:b");
+/// assert!(support_commands::parse(&text).is_err());
+/// ```
+pub const MAX_SUBJECT_CHARS: usize = 250;
+/// Most characters in a communication body (AWS: 1–8000).
+///
+/// ```
+/// assert_eq!(support_commands::MAX_BODY_CHARS, 8000);
+/// ```
+pub const MAX_BODY_CHARS: usize = 8000;
+/// Most CC addresses on a case or reply (AWS: 10).
+///
+/// ```
+/// assert_eq!(support_commands::MAX_CC, 10);
+/// ```
+pub const MAX_CC: usize = 10;
+/// Case languages AWS accepts.
+///
+/// ```
+/// assert!(support_commands::LANGUAGES.contains(&"zh"));
+/// ```
+pub const LANGUAGES: [&str; 8] = ["zh", "en", "ja", "ko", "es", "pt", "fr", "tr"];
+/// Most characters of a service lookup query.
+///
+/// ```
+/// let query = "x".repeat(support_commands::MAX_QUERY_CHARS + 1);
+/// assert!(support_commands::parse(&format!("lookup {query}")).is_err());
+/// ```
+pub const MAX_QUERY_CHARS: usize = 100;
+
+/// Whether `c` separates a keyword from its argument.
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || matches!(c, ':' | '：' | ',' | '，')
+}
+
+/// Finds the command keyword `head` starts with (longest match wins) and the rest after it.
+fn match_keyword(head: &str) -> Option<(CommandKind, &str)> {
+    let mut best: Option<(CommandKind, usize)> = None;
+    for spec in COMMANDS {
+        for keyword in spec.keywords {
+            let len = keyword.text.len();
+            let Some(candidate) = head.get(..len) else {
+                continue;
+            };
+            if !candidate.eq_ignore_ascii_case(keyword.text) {
+                continue;
+            }
+            let rest = head.get(len..).unwrap_or_default();
+            if keyword.standalone && !rest.chars().next().is_none_or(is_separator) {
+                continue;
+            }
+            if best.is_none_or(|(_, l)| len > l) {
+                best = Some((spec.kind, len));
+            }
+        }
+    }
+    best.map(|(kind, len)| (kind, head.get(len..).unwrap_or_default()))
+}
+
+/// Parses a chat message (the robot's @-mention already removed by the caller).
+///
+/// Any message that does not start with a command keyword is [`Command::Help`] with
+/// `unrecognised: true`; a message that starts with one but cannot be read is a
+/// [`ParseError`] that says what to fix.
+///
+/// # Errors
+/// [`ParseError`], never a panic, for any input.
+///
+/// ```
+/// use support_commands::{parse, Command, CaseRef};
+/// assert_eq!(parse("查找ServiceCode: ec2").unwrap(), Command::LookupService { query: "ec2".into() });
+/// let resolve = parse("释放case,case_id:case-111122223333-muen-2022-7118885805350839").unwrap();
+/// assert!(matches!(resolve, Command::Resolve { case: CaseRef::CaseId(_) }));
+/// assert_eq!(parse("你好").unwrap(), Command::Help { unrecognised: true });
+/// ```
+pub fn parse(text: &str) -> Result<Command, ParseError> {
+    let text = text.replace("\r\n", "\n").replace('\r', "\n");
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Command::Help {
+            unrecognised: false,
+        });
+    }
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let Some((kind, after)) = match_keyword(first.trim_start()) else {
+        return Ok(Command::Help { unrecognised: true });
+    };
+    match kind {
+        CommandKind::Help => Ok(Command::Help {
+            unrecognised: false,
+        }),
+        CommandKind::SeverityLevels => Ok(Command::SeverityLevels),
+        CommandKind::LookupService => parse_lookup(after, rest),
+        CommandKind::CreateCase => parse_create(after, rest),
+        CommandKind::Resolve => Ok(Command::Resolve {
+            case: case_arg(kind, after)?,
+        }),
+        CommandKind::ViewCase => Ok(Command::ViewCase {
+            case: case_arg(kind, after)?,
+        }),
+        CommandKind::ListCases => parse_list(after),
+        CommandKind::Reply => parse_reply(after, rest),
+    }
+}
+
+fn trim_separators(s: &str) -> &str {
+    s.trim_matches(is_separator)
+}
+
+fn parse_lookup(after: &str, rest: &str) -> Result<Command, ParseError> {
+    let query = trim_separators(after);
+    let query = if query.is_empty() { rest.trim() } else { query };
+    let query = query.lines().next().unwrap_or_default().trim();
+    if query.is_empty() {
+        return Err(ParseError::MissingArgument {
+            command: CommandKind::LookupService,
+            argument: "a service name",
+        });
+    }
+    let chars = query.chars().count();
+    if chars > MAX_QUERY_CHARS {
+        return Err(ParseError::TooLong {
+            field: "query",
+            max: MAX_QUERY_CHARS,
+            actual: chars,
+        });
+    }
+    Ok(Command::LookupService {
+        query: query.to_owned(),
+    })
+}
+
+/// Reads a case reference: `[,|:] [case_id[:]] <id>`; text after the id is ignored.
+fn case_arg(command: CommandKind, after: &str) -> Result<CaseRef, ParseError> {
+    let mut arg = trim_separators(after);
+    for label in ["case_id", "caseid", "case id", "id"] {
+        if arg
+            .get(..label.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(label))
+            && arg
+                .get(label.len()..)
+                .is_some_and(|r| r.is_empty() || r.starts_with(is_separator))
+        {
+            arg = trim_separators(arg.get(label.len()..).unwrap_or_default());
+            break;
+        }
+    }
+    let token = arg.split(is_separator).next().unwrap_or_default();
+    if token.is_empty() {
+        return Err(ParseError::MissingArgument {
+            command,
+            argument: "a case id",
+        });
+    }
+    CaseRef::parse(token).ok_or_else(|| ParseError::InvalidCaseId {
+        command,
+        value: token.chars().take(100).collect(),
+    })
+}
+
+fn parse_list(after: &str) -> Result<Command, ParseError> {
+    match trim_separators(after) {
+        "" => Ok(Command::ListCases {
+            include_resolved: false,
+        }),
+        word if ["全部", "所有", "all"]
+            .iter()
+            .any(|w| word.eq_ignore_ascii_case(w)) =>
+        {
+            Ok(Command::ListCases {
+                include_resolved: true,
+            })
+        }
+        other => Err(ParseError::InvalidValue {
+            field: "工单列表",
+            value: other.chars().take(100).collect(),
+            expected: "全部 / all",
+        }),
+    }
+}
+
+fn parse_reply(after: &str, rest: &str) -> Result<Command, ParseError> {
+    let after = trim_separators(after);
+    let (id, same_line) = after.split_once(char::is_whitespace).unwrap_or((after, ""));
+    let case = case_arg(CommandKind::Reply, id)?;
+    let mut lines: Vec<&str> = std::iter::once(same_line).chain(rest.lines()).collect();
+    let mut cc = Vec::new();
+    if let Some(last) = lines.iter().rposition(|l| !l.trim().is_empty())
+        && let Some(value) = key_value(lines.get(last).copied().unwrap_or_default())
+            .filter(|(key, _)| *key == Field::Cc)
+            .map(|(_, value)| value)
+    {
+        cc = parse_cc(value)?;
+        lines.truncate(last);
+    }
+    let body = lines.join("\n");
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(ParseError::MissingArgument {
+            command: CommandKind::Reply,
+            argument: "reply text",
+        });
+    }
+    let chars = body.chars().count();
+    if chars > MAX_BODY_CHARS {
+        return Err(ParseError::TooLong {
+            field: "reply",
+            max: MAX_BODY_CHARS,
+            actual: chars,
+        });
+    }
+    Ok(Command::Reply {
+        case,
+        body: body.to_owned(),
+        cc,
+    })
+}
