@@ -318,3 +318,336 @@ async fn resolve(deps: &Deps<'_>, actor: &Actor, case: &CaseRef) -> Executed {
         Err(err) => failed(err, case_id.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+    use support_commands::{
+        CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseView, Command, NewCase,
+        ReplyOutcome, Resolution, Sandbox, Service, Severity, SeverityLevel, SupportApi,
+        SupportError,
+    };
+
+    use super::*;
+    use crate::config::{Config, ResolvePolicy};
+    use crate::store::{AuditRecord, CaseLink, MemoryStore};
+
+    /// The sandbox, with a log of the operations called.
+    #[derive(Default)]
+    struct Counting {
+        inner: Sandbox,
+        calls: Mutex<Vec<&'static str>>,
+    }
+
+    impl Counting {
+        fn called(&self, op: &'static str) {
+            self.calls.lock().unwrap().push(op);
+        }
+
+        fn take(&self) -> Vec<&'static str> {
+            std::mem::take(&mut *self.calls.lock().unwrap())
+        }
+    }
+
+    #[async_trait]
+    impl SupportApi for Counting {
+        async fn describe_services(&self, l: &str) -> Result<Arc<Vec<Service>>, SupportError> {
+            self.called("DescribeServices");
+            self.inner.describe_services(l).await
+        }
+        async fn describe_severity_levels(
+            &self,
+            l: &str,
+        ) -> Result<Vec<SeverityLevel>, SupportError> {
+            self.called("DescribeSeverityLevels");
+            self.inner.describe_severity_levels(l).await
+        }
+        async fn create_case(&self, case: &NewCase) -> Result<CaseId, SupportError> {
+            self.called("CreateCase");
+            self.inner.create_case(case).await
+        }
+        async fn describe_case(
+            &self,
+            case: &CaseRef,
+            page: Option<&str>,
+        ) -> Result<CaseView, SupportError> {
+            self.called("DescribeCases+DescribeCommunications");
+            self.inner.describe_case(case, page).await
+        }
+        async fn case_details(&self, case: &CaseRef) -> Result<CaseDetails, SupportError> {
+            self.called("DescribeCases");
+            self.inner.case_details(case).await
+        }
+        async fn list_cases(
+            &self,
+            filter: &CaseFilter,
+            page: Option<&str>,
+        ) -> Result<CasePage, SupportError> {
+            self.called("DescribeCases");
+            self.inner.list_cases(filter, page).await
+        }
+        async fn add_communication(
+            &self,
+            case: &CaseId,
+            body: &str,
+            cc: &[String],
+        ) -> Result<ReplyOutcome, SupportError> {
+            self.called("AddCommunicationToCase");
+            self.inner.add_communication(case, body, cc).await
+        }
+        async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, SupportError> {
+            self.called("ResolveCase");
+            self.inner.resolve_case(case).await
+        }
+    }
+
+    /// A store that cannot read or write.
+    #[derive(Debug)]
+    struct Broken;
+
+    #[async_trait]
+    impl Store for Broken {
+        async fn claim(&self, _: &str, _: i64) -> Result<bool, Error> {
+            Err(Error::store("claim", "database is locked"))
+        }
+        async fn put_case(&self, _: &str, _: &CaseLink) -> Result<(), Error> {
+            Err(Error::store("case link", "database is locked"))
+        }
+        async fn case(&self, _: &str) -> Result<Option<CaseLink>, Error> {
+            Err(Error::store("case link", "database is locked"))
+        }
+        async fn audit(&self, _: AuditRecord) -> Result<(), Error> {
+            Err(Error::store("audit", "database is locked"))
+        }
+        async fn recent_audit(&self, _: usize) -> Result<Vec<AuditRecord>, Error> {
+            Err(Error::store("audit", "database is locked"))
+        }
+    }
+
+    struct World {
+        api: Arc<Counting>,
+        support: Support,
+        store: Box<dyn Store>,
+        policy: Policy,
+    }
+
+    impl World {
+        fn new(resolve: ResolvePolicy) -> Self {
+            let api = Arc::new(Counting::default());
+            Self {
+                support: Support::new(Arc::clone(&api) as Arc<dyn SupportApi>),
+                api,
+                store: Box::new(MemoryStore::default()),
+                policy: Policy::new(&Config {
+                    admins: vec!["admin-1".into()],
+                    resolve_policy: resolve,
+                    ..Config::default()
+                }),
+            }
+        }
+
+        async fn run(&self, staff: &str, command: Command) -> Executed {
+            let deps = Deps {
+                support: &self.support,
+                store: &*self.store,
+                policy: &self.policy,
+                lang: Lang::Zh,
+            };
+            let origin = Origin {
+                nick: "张三".into(),
+                staff_id: Some(staff.into()),
+                conversation_id: "cidOps".into(),
+                conversation_title: Some("运维值班".into()),
+                session: None,
+            };
+            let actor = self.policy.authorize(&origin).unwrap();
+            execute(&deps, &origin, &actor, command).await
+        }
+    }
+
+    fn create(body: &str) -> Command {
+        Command::CreateCase(
+            NewCase::new("EC2 无法连接", body, Severity::Low)
+                .service("aws-lambda", "general-guidance"),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_create_makes_two_calls_and_signs_the_body_with_the_sender_and_group() {
+        let world = World::new(ResolvePolicy::default());
+        let Executed::Created {
+            case_id,
+            display_id,
+        } = world.run("s1", create("SSH 超时")).await
+        else {
+            panic!("created")
+        };
+        assert!(display_id.is_some());
+        assert_eq!(world.api.take(), ["CreateCase", "DescribeCases"]);
+        let view = world
+            .api
+            .inner
+            .describe_case(&CaseRef::CaseId(case_id), None)
+            .await
+            .unwrap();
+        let body = &view.communications[0].body;
+        assert!(body.starts_with("SSH 超时"), "{body}");
+        assert!(
+            body.ends_with("— 张三 通过钉钉群「运维值班」提交"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_too_long_with_its_signature_is_refused_before_any_call() {
+        let world = World::new(ResolvePolicy::default());
+        let executed = world.run("s1", create(&"x".repeat(7_990))).await;
+        assert!(
+            matches!(executed, Executed::TooLong { total, room } if total > 8000 && room < 7_990),
+            "{executed:?}"
+        );
+        assert!(world.api.take().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_lookup_returns_the_best_matches_from_the_cached_index() {
+        let world = World::new(ResolvePolicy::default());
+        for _ in 0..3 {
+            let Executed::Lookup { services, .. } = world
+                .run(
+                    "s1",
+                    Command::LookupService {
+                        query: "ec2".into(),
+                    },
+                )
+                .await
+            else {
+                panic!("lookup")
+            };
+            assert_eq!(services[0].code, "amazon-elastic-compute-cloud-linux");
+        }
+        assert_eq!(world.api.take(), ["DescribeServices"], "read once");
+        let none = world
+            .run(
+                "s1",
+                Command::LookupService {
+                    query: "zzz-nothing".into(),
+                },
+            )
+            .await;
+        assert_eq!(none.result(), "no-match");
+    }
+
+    #[tokio::test]
+    async fn the_opener_may_resolve_a_case_and_another_member_is_refused() {
+        let world = World::new(ResolvePolicy::AdminsOrOpener);
+        let Executed::Created { case_id, .. } = world.run("s1", create("b")).await else {
+            panic!("created")
+        };
+        // The record stage links the case to its opener.
+        let link = CaseLink {
+            conversation_id: "cidOps".into(),
+            conversation_title: None,
+            opener_staff_id: Some("s1".into()),
+            opener_nick: "张三".into(),
+            created_at_ms: 0,
+        };
+        world.store.put_case(case_id.as_str(), &link).await.unwrap();
+        let resolve = || Command::Resolve {
+            case: CaseRef::CaseId(case_id.clone()),
+        };
+        let refused = world.run("s2", resolve()).await;
+        assert_eq!(refused.result(), "refused-resolve");
+        assert_eq!(refused.case_id(), Some(case_id.to_string()));
+        assert!(matches!(
+            world.run("s1", resolve()).await,
+            Executed::Resolved { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_case_not_opened_from_the_chat_is_checked_before_it_is_refused() {
+        let world = World::new(ResolvePolicy::AdminsOrOpener);
+        let ghost = CaseId::new_unchecked("case-123456789012-muzh-2026-0000000000000000");
+        world.api.take();
+        let missing = world
+            .run(
+                "s2",
+                Command::Resolve {
+                    case: CaseRef::CaseId(ghost),
+                },
+            )
+            .await;
+        assert_eq!(missing.result(), "case-not-found");
+        assert_eq!(world.api.take(), ["DescribeCases"]);
+        let Executed::Created { case_id, .. } = world.run("s1", create("b")).await else {
+            panic!("created")
+        };
+        let by_admin = world
+            .run(
+                "admin-1",
+                Command::Resolve {
+                    case: CaseRef::CaseId(case_id),
+                },
+            )
+            .await;
+        assert!(
+            matches!(by_admin, Executed::Resolved { .. }),
+            "{by_admin:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_that_cannot_answer_stops_a_resolve_with_the_bots_own_error() {
+        let mut world = World::new(ResolvePolicy::AdminsOrOpener);
+        world.store = Box::new(Broken);
+        let Executed::Created { case_id, .. } = world.run("s1", create("b")).await else {
+            panic!("created")
+        };
+        let executed = world
+            .run(
+                "s1",
+                Command::Resolve {
+                    case: CaseRef::CaseId(case_id),
+                },
+            )
+            .await;
+        assert!(matches!(executed, Executed::Unavailable(_)), "{executed:?}");
+        assert!(!world.api.take().contains(&"ResolveCase"));
+    }
+
+    #[tokio::test]
+    async fn a_reply_by_display_id_looks_the_case_up_once_then_adds_the_communication() {
+        let world = World::new(ResolvePolicy::default());
+        let Executed::Created { display_id, .. } = world.run("s1", create("b")).await else {
+            panic!("created")
+        };
+        world.api.take();
+        let replied = world
+            .run(
+                "s1",
+                Command::Reply {
+                    case: CaseRef::DisplayId(display_id.unwrap()),
+                    body: "补充日志".into(),
+                    cc: Vec::new(),
+                },
+            )
+            .await;
+        assert!(
+            matches!(
+                replied,
+                Executed::Replied {
+                    reopened: false,
+                    ..
+                }
+            ),
+            "{replied:?}"
+        );
+        assert_eq!(
+            world.api.take(),
+            ["DescribeCases", "AddCommunicationToCase"]
+        );
+    }
+}

@@ -321,3 +321,134 @@ fn unsupported_message(lang: Lang) -> OutboundMessage {
         )
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use support_commands::{CaseId, CasePage, CaseStatus, Severity};
+
+    fn text_of(message: &OutboundMessage) -> String {
+        let json = serde_json::to_value(message).unwrap();
+        let kind = json["msgtype"].as_str().unwrap().to_owned();
+        let field = if kind == "text" { "content" } else { "text" };
+        json[kind][field].as_str().unwrap().to_owned()
+    }
+
+    fn case_id() -> CaseId {
+        CaseId::new_unchecked("case-111122223333-muen-2022-7118885805350839")
+    }
+
+    #[test]
+    fn legacy_replies_keep_the_old_bots_key_phrases() {
+        let created = text_of(&reply(
+            Lang::Zh,
+            &Executed::Created {
+                case_id: case_id(),
+                display_id: Some("1234567890".into()),
+            },
+        ));
+        assert!(
+            created.starts_with("AWS-[创建工单成功]\ncase id: case-111122223333"),
+            "{created}"
+        );
+        let resolved = text_of(&reply(Lang::Zh, &Executed::Resolved { case_id: case_id() }));
+        assert_eq!(
+            resolved,
+            "AWS-[释放case成功]\ncase_id:case-111122223333-muen-2022-7118885805350839已释放"
+        );
+        let missing = text_of(&reply(
+            Lang::Zh,
+            &Executed::Failed {
+                action: Action::Resolve,
+                error: SupportError::CaseNotFound("x".into()),
+                case: Some("case-1".into()),
+            },
+        ));
+        assert_eq!(missing, "AWS-[释放case失败]\ncase_id:case-1不存在");
+        let failed = text_of(&reply(
+            Lang::Zh,
+            &Executed::Failed {
+                action: Action::Create,
+                error: SupportError::Throttled("slow down".into()),
+                case: None,
+            },
+        ));
+        assert!(failed.starts_with("AWS-[创建工单失败]\n"), "{failed}");
+        let lookup = text_of(&reply(
+            Lang::Zh,
+            &Executed::Lookup {
+                query: "ec2".into(),
+                services: support_commands::catalogue()
+                    .iter()
+                    .filter(|s| s.code == "amazon-elastic-compute-cloud-linux")
+                    .cloned()
+                    .collect(),
+            },
+        ));
+        assert!(
+            lookup.starts_with("AWS-[serviceCode和categoryCode信息如下]"),
+            "{lookup}"
+        );
+        let nothing = text_of(&reply(
+            Lang::Zh,
+            &Executed::Lookup {
+                query: "zzz".into(),
+                services: Vec::new(),
+            },
+        ));
+        assert!(
+            nothing.starts_with("AWS-[请输入正确的 AWS Service 名称]"),
+            "{nothing}"
+        );
+    }
+
+    #[test]
+    fn every_reply_carries_the_keyword_in_both_languages() {
+        let view = CaseView {
+            case: CaseDetails::for_tests(case_id().as_str(), "1234567890", CaseStatus::Opened),
+            communications: Vec::new(),
+            next_page: None,
+        };
+        let all = [
+            Executed::Help { unrecognised: true },
+            Executed::Unsupported,
+            Executed::Invalid(support_commands::parse("释放case").unwrap_err()),
+            Executed::Refused {
+                refusal: Refusal::Conversation,
+                case_id: None,
+            },
+            Executed::Refused {
+                refusal: Refusal::Resolve,
+                case_id: None,
+            },
+            Executed::Viewed(Box::new(view)),
+            Executed::Listed {
+                page: CasePage {
+                    cases: Vec::new(),
+                    next_page: None,
+                },
+                include_resolved: false,
+            },
+            Executed::Replied {
+                case_id: case_id(),
+                reopened: true,
+            },
+            Executed::Severities(vec![SeverityLevel {
+                code: Severity::Low,
+                name: "General guidance".into(),
+            }]),
+            Executed::TooLong {
+                total: 8_100,
+                room: 7_950,
+            },
+            Executed::Unavailable(crate::error::Error::store("case link", "locked")),
+            Executed::TimedOut,
+        ];
+        for lang in [Lang::Zh, Lang::En] {
+            for executed in &all {
+                let text = text_of(&reply(lang, executed));
+                assert!(text.contains("AWS"), "{executed:?} in {lang:?}: {text}");
+            }
+        }
+    }
+}
