@@ -130,7 +130,10 @@ where
             refuse(&stream);
             continue;
         };
+        // Replies are small (under 2 KiB): one write(2) of head and body, instead of a
+        // writev(2) of the two, is cheaper (scripts/load: about 3 % less CPU per request).
         let connection = http1::Builder::new()
+            .writev(false)
             .timer(TokioTimer::new())
             .header_read_timeout(limits.read_timeout)
             .serve_connection(TokioIo::new(stream), app.clone());
