@@ -68,10 +68,13 @@ enum Answer {
     Audit(Vec<AuditRecord>),
 }
 
+/// A statement to run on the connection.
+type Statement = Box<dyn FnOnce(&Connection) -> rusqlite::Result<Answer> + Send>;
+
 /// A statement for the database thread, and where its answer goes.
 struct Job {
     what: &'static str,
-    run: Box<dyn FnOnce(&Connection) -> rusqlite::Result<Answer> + Send>,
+    run: Statement,
     reply: oneshot::Sender<Result<Answer, Error>>,
 }
 
