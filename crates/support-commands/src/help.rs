@@ -1,5 +1,7 @@
 //! The command table: one source for the parser's keywords and for the help text.
 
+use std::sync::LazyLock;
+
 use crate::command::CommandKind;
 use crate::lang::Lang;
 
@@ -169,7 +171,17 @@ pub fn usage(kind: CommandKind, lang: Lang) -> &'static str {
 /// assert!(help_text(Lang::En).contains("resolve"));
 /// ```
 #[must_use]
-pub fn help_text(lang: Lang) -> String {
+pub fn help_text(lang: Lang) -> &'static str {
+    // The text depends only on the language and the command table: written once per language.
+    static ZH: LazyLock<String> = LazyLock::new(|| write_help(Lang::Zh));
+    static EN: LazyLock<String> = LazyLock::new(|| write_help(Lang::En));
+    match lang {
+        Lang::En => &EN,
+        _ => &ZH,
+    }
+}
+
+fn write_help(lang: Lang) -> String {
     let mut out = String::from(lang.pick(
         "AWS-[欢迎使用 AWS 工单钉钉机器人。@机器人 后按以下格式输入，中英文冒号、逗号均可]\n",
         "AWS-[AWS Support case robot. Mention the robot, then write one of these]\n",

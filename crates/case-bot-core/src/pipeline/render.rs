@@ -14,7 +14,7 @@ use crate::policy::Refusal;
 /// The reply to a command that came to `executed`.
 pub(crate) fn reply(lang: Lang, executed: &Executed) -> OutboundMessage {
     match executed {
-        Executed::Help { .. } => text(help_text(lang)),
+        Executed::Help { .. } => OutboundMessage::text(help_text(lang)),
         Executed::Unsupported => unsupported_message(lang),
         Executed::Invalid(err) => text(err.render(lang)),
         Executed::Refused { refusal, .. } => refused(lang, *refusal),
