@@ -8,7 +8,7 @@ use support_commands::Lang;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Everything that can go wrong in the core, outside the Support call itself (whose
-/// [`SupportError`](support_commands::SupportError) the chat reply explains).
+/// [`SupportError`](support_commands::Error) the chat reply explains).
 ///
 /// Three audiences, one method each:
 /// - [`status`](Self::status): what an HTTP transport answers;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::error::SupportError;
+use crate::error::Error;
 use crate::lookup::ServiceIndex;
 use crate::model::{
     CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseView, NewCase, ReplyOutcome,
@@ -29,39 +29,28 @@ use crate::model::{
 #[async_trait]
 pub trait SupportApi: Send + Sync {
     /// DescribeServices in `language`.
-    async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, SupportError>;
+    async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, Error>;
 
     /// DescribeSeverityLevels in `language`: the levels this account may use.
-    async fn describe_severity_levels(
-        &self,
-        language: &str,
-    ) -> Result<Vec<SeverityLevel>, SupportError>;
+    async fn describe_severity_levels(&self, language: &str) -> Result<Vec<SeverityLevel>, Error>;
 
     /// CreateCase.
-    async fn create_case(&self, case: &NewCase) -> Result<CaseId, SupportError>;
+    async fn create_case(&self, case: &NewCase) -> Result<CaseId, Error>;
 
     /// DescribeCases for one case (by case id or display id) plus one page of its
     /// communications (DescribeCommunications), newest first; `page` continues from a
     /// previous [`CaseView::next_page`].
-    async fn describe_case(
-        &self,
-        case: &CaseRef,
-        page: Option<&str>,
-    ) -> Result<CaseView, SupportError>;
+    async fn describe_case(&self, case: &CaseRef, page: Option<&str>) -> Result<CaseView, Error>;
 
     /// DescribeCases for one case (by case id or display id), without its communications: one
     /// call where [`describe_case`](Self::describe_case) makes two. The default asks
     /// `describe_case` and drops the communications; backends override it.
-    async fn case_details(&self, case: &CaseRef) -> Result<CaseDetails, SupportError> {
+    async fn case_details(&self, case: &CaseRef) -> Result<CaseDetails, Error> {
         Ok(self.describe_case(case, None).await?.case)
     }
 
     /// DescribeCases for the account, newest first.
-    async fn list_cases(
-        &self,
-        filter: &CaseFilter,
-        page: Option<&str>,
-    ) -> Result<CasePage, SupportError>;
+    async fn list_cases(&self, filter: &CaseFilter, page: Option<&str>) -> Result<CasePage, Error>;
 
     /// AddCommunicationToCase. Replying to a resolved case reopens it.
     async fn add_communication(
@@ -69,10 +58,10 @@ pub trait SupportApi: Send + Sync {
         case: &CaseId,
         body: &str,
         cc: &[String],
-    ) -> Result<ReplyOutcome, SupportError>;
+    ) -> Result<ReplyOutcome, Error>;
 
     /// ResolveCase.
-    async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, SupportError>;
+    async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, Error>;
 }
 
 /// A shared backend is a backend: `Arc<dyn SupportApi>` can be wrapped (e.g. by [`Cached`]).
@@ -86,33 +75,22 @@ pub trait SupportApi: Send + Sync {
 /// ```
 #[async_trait]
 impl<T: SupportApi + ?Sized> SupportApi for Arc<T> {
-    async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, SupportError> {
+    async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, Error> {
         (**self).describe_services(language).await
     }
-    async fn describe_severity_levels(
-        &self,
-        language: &str,
-    ) -> Result<Vec<SeverityLevel>, SupportError> {
+    async fn describe_severity_levels(&self, language: &str) -> Result<Vec<SeverityLevel>, Error> {
         (**self).describe_severity_levels(language).await
     }
-    async fn create_case(&self, case: &NewCase) -> Result<CaseId, SupportError> {
+    async fn create_case(&self, case: &NewCase) -> Result<CaseId, Error> {
         (**self).create_case(case).await
     }
-    async fn describe_case(
-        &self,
-        case: &CaseRef,
-        page: Option<&str>,
-    ) -> Result<CaseView, SupportError> {
+    async fn describe_case(&self, case: &CaseRef, page: Option<&str>) -> Result<CaseView, Error> {
         (**self).describe_case(case, page).await
     }
-    async fn case_details(&self, case: &CaseRef) -> Result<CaseDetails, SupportError> {
+    async fn case_details(&self, case: &CaseRef) -> Result<CaseDetails, Error> {
         (**self).case_details(case).await
     }
-    async fn list_cases(
-        &self,
-        filter: &CaseFilter,
-        page: Option<&str>,
-    ) -> Result<CasePage, SupportError> {
+    async fn list_cases(&self, filter: &CaseFilter, page: Option<&str>) -> Result<CasePage, Error> {
         (**self).list_cases(filter, page).await
     }
     async fn add_communication(
@@ -120,10 +98,10 @@ impl<T: SupportApi + ?Sized> SupportApi for Arc<T> {
         case: &CaseId,
         body: &str,
         cc: &[String],
-    ) -> Result<ReplyOutcome, SupportError> {
+    ) -> Result<ReplyOutcome, Error> {
         (**self).add_communication(case, body, cc).await
     }
-    async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, SupportError> {
+    async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, Error> {
         (**self).resolve_case(case).await
     }
 }
@@ -228,7 +206,7 @@ impl<S: SupportApi> Cached<S> {
     /// assert_eq!(index.search("ec2", 1)[0].service.code, "amazon-elastic-compute-cloud-linux");
     /// # }
     /// ```
-    pub async fn service_index(&self, language: &str) -> Result<Arc<ServiceIndex>, SupportError> {
+    pub async fn service_index(&self, language: &str) -> Result<Arc<ServiceIndex>, Error> {
         if let Some(hit) = cached(&self.services, language, self.ttl.services) {
             return Ok(hit);
         }
@@ -255,14 +233,11 @@ fn store<T>(map: &Entry<T>, key: &str, value: T) {
 
 #[async_trait]
 impl<S: SupportApi> SupportApi for Cached<S> {
-    async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, SupportError> {
+    async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, Error> {
         Ok(Arc::clone(self.service_index(language).await?.services()))
     }
 
-    async fn describe_severity_levels(
-        &self,
-        language: &str,
-    ) -> Result<Vec<SeverityLevel>, SupportError> {
+    async fn describe_severity_levels(&self, language: &str) -> Result<Vec<SeverityLevel>, Error> {
         if let Some(hit) = cached(&self.severity, language, self.ttl.severity_levels) {
             return Ok(hit);
         }
@@ -271,27 +246,19 @@ impl<S: SupportApi> SupportApi for Cached<S> {
         Ok(fresh)
     }
 
-    async fn create_case(&self, case: &NewCase) -> Result<CaseId, SupportError> {
+    async fn create_case(&self, case: &NewCase) -> Result<CaseId, Error> {
         self.inner.create_case(case).await
     }
 
-    async fn describe_case(
-        &self,
-        case: &CaseRef,
-        page: Option<&str>,
-    ) -> Result<CaseView, SupportError> {
+    async fn describe_case(&self, case: &CaseRef, page: Option<&str>) -> Result<CaseView, Error> {
         self.inner.describe_case(case, page).await
     }
 
-    async fn case_details(&self, case: &CaseRef) -> Result<CaseDetails, SupportError> {
+    async fn case_details(&self, case: &CaseRef) -> Result<CaseDetails, Error> {
         self.inner.case_details(case).await
     }
 
-    async fn list_cases(
-        &self,
-        filter: &CaseFilter,
-        page: Option<&str>,
-    ) -> Result<CasePage, SupportError> {
+    async fn list_cases(&self, filter: &CaseFilter, page: Option<&str>) -> Result<CasePage, Error> {
         self.inner.list_cases(filter, page).await
     }
 
@@ -300,11 +267,11 @@ impl<S: SupportApi> SupportApi for Cached<S> {
         case: &CaseId,
         body: &str,
         cc: &[String],
-    ) -> Result<ReplyOutcome, SupportError> {
+    ) -> Result<ReplyOutcome, Error> {
         self.inner.add_communication(case, body, cc).await
     }
 
-    async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, SupportError> {
+    async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, Error> {
         self.inner.resolve_case(case).await
     }
 }

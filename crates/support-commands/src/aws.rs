@@ -10,7 +10,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_support::error::{ProvideErrorMetadata, SdkError};
 
 use crate::api::SupportApi;
-use crate::error::SupportError;
+use crate::error::Error;
 use crate::model::{
     CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, Category,
     Communication, NewCase, ReplyOutcome, Resolution, Service, Severity, SeverityLevel,
@@ -63,24 +63,24 @@ pub struct AwsSupport {
     client: aws_sdk_support::Client,
 }
 
-fn transport(err: impl std::fmt::Display) -> SupportError {
-    SupportError::Transport(err.to_string())
+fn transport(err: impl std::fmt::Display) -> Error {
+    Error::Transport(err.to_string())
 }
 
-fn map_err<E>(err: SdkError<E, aws_sdk_support::config::http::HttpResponse>) -> SupportError
+fn map_err<E>(err: SdkError<E, aws_sdk_support::config::http::HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     match err {
-        SdkError::TimeoutError(_) => SupportError::Timeout,
-        SdkError::DispatchFailure(failure) if failure.is_timeout() => SupportError::Timeout,
+        SdkError::TimeoutError(_) => Error::Timeout,
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => Error::Timeout,
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
             let err = service.into_err();
             let message = err.message().unwrap_or_default().to_owned();
             match err.code() {
-                Some(code) => SupportError::from_code(code, &message),
-                None => SupportError::Service {
+                Some(code) => Error::from_code(code, &message),
+                None => Error::Service {
                     code: format!("HTTP {status}"),
                     message,
                 },
@@ -162,7 +162,7 @@ impl AwsSupport {
         self.client.config().region().map(|r| r.as_ref())
     }
 
-    async fn find_case(&self, case: &CaseRef) -> Result<CaseDetails, SupportError> {
+    async fn find_case(&self, case: &CaseRef) -> Result<CaseDetails, Error> {
         let request = self
             .client
             .describe_cases()
@@ -181,13 +181,13 @@ impl AwsSupport {
                 CaseRef::CaseId(id) => c.case_id == *id,
                 CaseRef::DisplayId(display) => c.display_id.as_deref() == Some(display.as_str()),
             })
-            .ok_or_else(|| SupportError::CaseNotFound(case.to_string()))
+            .ok_or_else(|| Error::CaseNotFound(case.to_string()))
     }
 }
 
 #[async_trait]
 impl SupportApi for AwsSupport {
-    async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, SupportError> {
+    async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, Error> {
         let output = self
             .client
             .describe_services()
@@ -216,10 +216,7 @@ impl SupportApi for AwsSupport {
         ))
     }
 
-    async fn describe_severity_levels(
-        &self,
-        language: &str,
-    ) -> Result<Vec<SeverityLevel>, SupportError> {
+    async fn describe_severity_levels(&self, language: &str) -> Result<Vec<SeverityLevel>, Error> {
         let output = self
             .client
             .describe_severity_levels()
@@ -237,7 +234,7 @@ impl SupportApi for AwsSupport {
             .collect())
     }
 
-    async fn create_case(&self, case: &NewCase) -> Result<CaseId, SupportError> {
+    async fn create_case(&self, case: &NewCase) -> Result<CaseId, Error> {
         let mut request = self
             .client
             .create_case()
@@ -259,17 +256,13 @@ impl SupportApi for AwsSupport {
         output
             .case_id()
             .map(CaseId::new_unchecked)
-            .ok_or_else(|| SupportError::Service {
+            .ok_or_else(|| Error::Service {
                 code: "NoCaseId".to_owned(),
                 message: "CreateCase returned no caseId".to_owned(),
             })
     }
 
-    async fn describe_case(
-        &self,
-        case: &CaseRef,
-        page: Option<&str>,
-    ) -> Result<CaseView, SupportError> {
+    async fn describe_case(&self, case: &CaseRef, page: Option<&str>) -> Result<CaseView, Error> {
         let found = self.find_case(case).await?;
         let mut request = self
             .client
@@ -298,15 +291,11 @@ impl SupportApi for AwsSupport {
         })
     }
 
-    async fn case_details(&self, case: &CaseRef) -> Result<CaseDetails, SupportError> {
+    async fn case_details(&self, case: &CaseRef) -> Result<CaseDetails, Error> {
         self.find_case(case).await
     }
 
-    async fn list_cases(
-        &self,
-        filter: &CaseFilter,
-        page: Option<&str>,
-    ) -> Result<CasePage, SupportError> {
+    async fn list_cases(&self, filter: &CaseFilter, page: Option<&str>) -> Result<CasePage, Error> {
         let size = filter.page_size.unwrap_or(100).clamp(10, 100);
         let mut request = self
             .client
@@ -329,7 +318,7 @@ impl SupportApi for AwsSupport {
         case: &CaseId,
         body: &str,
         cc: &[String],
-    ) -> Result<ReplyOutcome, SupportError> {
+    ) -> Result<ReplyOutcome, Error> {
         let before = self.find_case(&CaseRef::CaseId(case.clone())).await?;
         let mut request = self
             .client
@@ -345,7 +334,7 @@ impl SupportApi for AwsSupport {
         })
     }
 
-    async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, SupportError> {
+    async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, Error> {
         let output = self
             .client
             .resolve_case()

@@ -1,17 +1,27 @@
-//! Errors of the Support operations, keeping AWS's meaning.
+//! The crate's one error type: what was wrong with a message (the grammar), and why a Support
+//! operation failed (keeping AWS's meaning).
 
+use crate::command::CommandKind;
 use crate::lang::Lang;
 
-/// Why a Support operation failed.
+/// Everything that can go wrong here: a message that cannot be read as the command it starts
+/// with (the grammar variants, from [`parse`](crate::parse)), or a Support operation that failed
+/// (the AWS variants, from a [`SupportApi`](crate::SupportApi)). Variants carry data;
+/// [`chat_text`](Self::chat_text) writes what to tell the person in the chat (for the grammar,
+/// what to fix and the template to copy), [`status`](Self::status) the HTTP status it would
+/// end a request with, and `Display` the log line.
 ///
 /// ```
-/// use support_commands::{Lang, SupportError};
-/// let err = SupportError::SubscriptionRequired;
-/// assert!(err.explain(Lang::Zh).contains("Business"));
+/// use support_commands::{parse, Error, Lang};
+/// let err = parse("提工单\nsubject:x\nbody:y").unwrap_err();
+/// assert_eq!(err, Error::MissingFields { fields: vec!["severityCode", "serviceCode", "categoryCode"] });
+/// assert!(err.chat_text(Lang::Zh).contains("severityCode"));
+/// assert!(Error::SubscriptionRequired.chat_text(Lang::Zh).contains("Business"));
+/// assert_eq!(Error::Throttled("slow down".into()).status(), 429);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum SupportError {
+pub enum Error {
     /// `CaseIdNotFound`: no such case in this account (typo, another account or partition, older than 24 months).
     #[error("case not found: {0}")]
     CaseNotFound(String),
@@ -44,17 +54,121 @@ pub enum SupportError {
         /// AWS's message.
         message: String,
     },
+
+    /// A required argument is missing (a case id, a service name, reply text).
+    #[error("`{command:?}` needs {argument}")]
+    MissingArgument {
+        /// The command.
+        command: CommandKind,
+        /// What is missing.
+        argument: &'static str,
+    },
+    /// The case id is neither `case-…` nor a numeric display id.
+    #[error("`{value}` is not a case id or display id")]
+    InvalidCaseId {
+        /// The command.
+        command: CommandKind,
+        /// What was written.
+        value: String,
+    },
+    /// `提工单` without some required fields.
+    #[error("missing fields: {}", fields.join(", "))]
+    MissingFields {
+        /// The missing field names, in template order.
+        fields: Vec<&'static str>,
+    },
+    /// A line in `提工单` that is neither `key:value` nor a continuation of `body`.
+    #[error("unexpected line: {line}")]
+    UnexpectedLine {
+        /// The line.
+        line: String,
+    },
+    /// The same field given twice.
+    #[error("field {field} given twice")]
+    DuplicateField {
+        /// The field.
+        field: &'static str,
+    },
+    /// A value outside the allowed ones.
+    #[error("{field} `{value}` is not one of {expected}")]
+    InvalidValue {
+        /// The field.
+        field: &'static str,
+        /// What was written.
+        value: String,
+        /// The allowed values.
+        expected: &'static str,
+    },
+    /// A value longer than allowed.
+    #[error("{field} has {actual} characters, at most {max} allowed")]
+    TooLong {
+        /// The field.
+        field: &'static str,
+        /// The limit.
+        max: usize,
+        /// What was written.
+        actual: usize,
+    },
+    /// A field present but empty.
+    #[error("{field} is empty")]
+    Empty {
+        /// The field.
+        field: &'static str,
+    },
+    /// More than [`MAX_CC`](crate::MAX_CC) CC addresses.
+    #[error("{count} cc addresses, at most 10 allowed")]
+    TooManyCc {
+        /// How many were given.
+        count: usize,
+    },
+    /// A CC entry that is not an e-mail address.
+    #[error("`{value}` is not an e-mail address")]
+    InvalidEmail {
+        /// The entry.
+        value: String,
+    },
 }
 
-impl SupportError {
-    /// What to tell the person in the chat: what happened and what to do.
+impl Error {
+    /// What to tell the person in the chat: what happened and what to do (for a message that
+    /// could not be read, what was wrong and the template to copy). Starts with `AWS-` for the
+    /// grammar variants; the AWS variants' text goes under a header of the caller's.
     ///
     /// ```
-    /// use support_commands::{Lang, SupportError};
-    /// assert!(SupportError::CaseNotFound("case-1".into()).explain(Lang::En).contains("case-1"));
+    /// use support_commands::{Error, Lang};
+    /// assert!(Error::CaseNotFound("case-1".into()).chat_text(Lang::En).contains("case-1"));
     /// ```
     #[must_use]
-    pub fn explain(&self, lang: Lang) -> String {
+    pub fn chat_text(&self, lang: Lang) -> String {
+        self.grammar_text(lang)
+            .unwrap_or_else(|| self.aws_text(lang))
+    }
+
+    /// The HTTP status a request this error ends would answer with: 400 for a message that
+    /// cannot be read or a parameter AWS refused, 404 for an unknown case, 403 without the plan
+    /// or the permission, 429 when throttled or over the case limit, 504 on a timeout, 502 for
+    /// other AWS failures.
+    ///
+    /// ```
+    /// assert_eq!(support_commands::Error::CaseNotFound("x".into()).status(), 404);
+    /// ```
+    #[must_use]
+    pub fn status(&self) -> http::StatusCode {
+        use http::StatusCode;
+        match self {
+            Self::CaseNotFound(_) => StatusCode::NOT_FOUND,
+            Self::SubscriptionRequired | Self::AccessDenied(_) => StatusCode::FORBIDDEN,
+            Self::CaseCreationLimitExceeded(_) | Self::Throttled(_) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::Transport(_) | Self::Service { .. } => StatusCode::BAD_GATEWAY,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// What happened at AWS and what to do, in the chat's language.
+    fn aws_text(&self, lang: Lang) -> String {
         match (self, lang) {
             (Self::CaseNotFound(id), Lang::Zh) => format!("找不到工单 {id}：请检查 case id 或 display id，它也可能属于另一个 AWS 账户或分区，或已超过 24 个月。"),
             (Self::CaseNotFound(id), Lang::En) => format!("Case {id} was not found: check the case id or display id; it may belong to another AWS account or partition, or be older than 24 months."),
@@ -74,14 +188,15 @@ impl SupportError {
             (Self::Transport(_), Lang::En) => "AWS Support could not be reached; please try again.".to_owned(),
             (Self::Service { code, message }, Lang::Zh) => format!("AWS Support 返回错误 {code}：{message}"),
             (Self::Service { code, message }, Lang::En) => format!("AWS Support answered {code}: {message}"),
+            (grammar, _) => grammar.to_string(),
         }
     }
 
     /// Whether trying again later may succeed (throttling, timeouts, transport, server faults).
     ///
     /// ```
-    /// assert!(support_commands::SupportError::Timeout.is_transient());
-    /// assert!(!support_commands::SupportError::SubscriptionRequired.is_transient());
+    /// assert!(support_commands::Error::Timeout.is_transient());
+    /// assert!(!support_commands::Error::SubscriptionRequired.is_transient());
     /// ```
     #[must_use]
     pub fn is_transient(&self) -> bool {
@@ -94,8 +209,8 @@ impl SupportError {
     /// Maps an AWS error code and message to the typed error.
     ///
     /// ```
-    /// use support_commands::SupportError;
-    /// assert_eq!(SupportError::from_code("CaseIdNotFound", "x"), SupportError::CaseNotFound("x".into()));
+    /// use support_commands::Error;
+    /// assert_eq!(Error::from_code("CaseIdNotFound", "x"), Error::CaseNotFound("x".into()));
     /// ```
     #[must_use]
     pub fn from_code(code: &str, message: &str) -> Self {

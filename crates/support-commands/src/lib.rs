@@ -15,7 +15,7 @@
 //!
 //! | item | what | feature |
 //! |---|---|---|
-//! | [`parse`], [`Command`], [`ParseError`], [`help_text`] | the grammar, legacy forms included | always |
+//! | [`parse`], [`Command`], [`Error`], [`help_text`] | the grammar, legacy forms included | always |
 //! | [`SupportApi`], [`Cached`] | the operations; catalogue and severity caching | always |
 //! | [`Sandbox`] | in-memory backend that behaves like AWS | always |
 //! | [`ServiceIndex`], [`catalogue`] | ranked service lookup over the snapshot or a live catalogue | always |
@@ -43,7 +43,7 @@ pub use api::{CacheTtl, Cached, SupportApi};
 pub use aws::{AwsSupport, AwsSupportConfig};
 pub use catalogue::{SNAPSHOT_JSON, catalogue};
 pub use command::{Command, CommandKind};
-pub use error::SupportError;
+pub use error::Error;
 pub use help::{COMMANDS, CommandSpec, Keyword, help_text, spec, usage};
 pub use lang::Lang;
 pub use lookup::{DEFAULT_MATCHES, Match, ServiceIndex};
@@ -51,9 +51,7 @@ pub use model::{
     CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, Category,
     Communication, IssueType, NewCase, ReplyOutcome, Resolution, Service, Severity, SeverityLevel,
 };
-pub use parse::{
-    LANGUAGES, MAX_BODY_CHARS, MAX_CC, MAX_QUERY_CHARS, MAX_SUBJECT_CHARS, ParseError, parse,
-};
+pub use parse::{LANGUAGES, MAX_BODY_CHARS, MAX_CC, MAX_QUERY_CHARS, MAX_SUBJECT_CHARS, parse};
 pub use partition::Partition;
 pub use sandbox::{
     COMMUNICATIONS_PAGE, SIMULATED_REPLY, Sandbox, SandboxClock, SandboxConfig, iso8601,

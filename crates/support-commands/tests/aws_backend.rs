@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_support::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
-use support_commands::{AwsSupport, AwsSupportConfig, Lang, Partition, SupportApi, SupportError};
+use support_commands::{AwsSupport, AwsSupportConfig, Error, Lang, Partition, SupportApi};
 
 async fn resolved_url(region: &str) -> String {
     let params = Params::builder().region(region).build().unwrap();
@@ -94,7 +94,7 @@ async fn silent_server_times_out_within_the_operation_deadline() {
     let api = client_for(&endpoint, Duration::from_millis(400));
     let started = Instant::now();
     let err = api.describe_severity_levels("zh").await.unwrap_err();
-    assert_eq!(err, SupportError::Timeout);
+    assert_eq!(err, Error::Timeout);
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "{:?}",
@@ -112,53 +112,44 @@ async fn closed_port_is_a_transport_error() {
         .describe_severity_levels("zh")
         .await
         .unwrap_err();
-    assert!(matches!(err, SupportError::Transport(_)), "{err:?}");
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
 }
 
 #[test]
 fn aws_error_codes_map_to_typed_errors_with_advice() {
     let cases = [
-        ("CaseIdNotFound", SupportError::CaseNotFound("m".into())),
-        (
-            "SubscriptionRequiredException",
-            SupportError::SubscriptionRequired,
-        ),
+        ("CaseIdNotFound", Error::CaseNotFound("m".into())),
+        ("SubscriptionRequiredException", Error::SubscriptionRequired),
         (
             "CaseCreationLimitExceeded",
-            SupportError::CaseCreationLimitExceeded("m".into()),
+            Error::CaseCreationLimitExceeded("m".into()),
         ),
-        ("ThrottlingException", SupportError::Throttled("m".into())),
-        (
-            "TooManyRequestsException",
-            SupportError::Throttled("m".into()),
-        ),
+        ("ThrottlingException", Error::Throttled("m".into())),
+        ("TooManyRequestsException", Error::Throttled("m".into())),
         (
             "InvalidParameterValueException",
-            SupportError::InvalidParameter("m".into()),
+            Error::InvalidParameter("m".into()),
         ),
-        (
-            "AccessDeniedException",
-            SupportError::AccessDenied("m".into()),
-        ),
+        ("AccessDeniedException", Error::AccessDenied("m".into())),
         (
             "InternalServerError",
-            SupportError::Service {
+            Error::Service {
                 code: "InternalServerError".into(),
                 message: "m".into(),
             },
         ),
     ];
     for (code, expected) in cases {
-        let err = SupportError::from_code(code, "m");
+        let err = Error::from_code(code, "m");
         assert_eq!(err, expected, "{code}");
         for lang in [Lang::Zh, Lang::En] {
-            assert!(!err.explain(lang).is_empty());
+            assert!(!err.chat_text(lang).is_empty());
         }
     }
     assert!(
-        SupportError::SubscriptionRequired
-            .explain(Lang::Zh)
+        Error::SubscriptionRequired
+            .chat_text(Lang::Zh)
             .contains("Enterprise")
     );
-    assert!(SupportError::from_code("InternalServerError", "m").is_transient());
+    assert!(Error::from_code("InternalServerError", "m").is_transient());
 }

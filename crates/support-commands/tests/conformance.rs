@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use casebot_testkit::MotoServer;
 use support_commands::{
-    AwsSupport, AwsSupportConfig, CaseFilter, CaseId, CaseRef, CaseStatus, NewCase, Sandbox,
-    Severity, SupportApi, SupportError,
+    AwsSupport, AwsSupportConfig, CaseFilter, CaseId, CaseRef, CaseStatus, Error, NewCase, Sandbox,
+    Severity, SupportApi,
 };
 
 /// A backend under test, with a way to make "AWS" answer a case.
@@ -151,13 +151,13 @@ async fn case_details_are_those_of_describe_case_by_either_id(b: Backend) {
     let ghost = CaseId::parse("case-123456789012-muzh-2026-0000000000000000").unwrap();
     assert!(matches!(
         b.api.case_details(&CaseRef::CaseId(ghost)).await,
-        Err(SupportError::CaseNotFound(_))
+        Err(Error::CaseNotFound(_))
     ));
 }
 
 async fn unknown_case_is_case_not_found_for_every_operation(b: Backend) {
     let ghost = CaseId::parse("case-123456789012-muzh-2026-0000000000000000").unwrap();
-    let not_found = |r: Result<(), SupportError>| matches!(r, Err(SupportError::CaseNotFound(_)));
+    let not_found = |r: Result<(), Error>| matches!(r, Err(Error::CaseNotFound(_)));
     assert!(not_found(
         b.api
             .describe_case(&CaseRef::CaseId(ghost.clone()), None)
@@ -340,8 +340,7 @@ async fn catalogue_and_severity_levels_have_aws_shapes(b: Backend) {
 }
 
 async fn invalid_codes_and_limits_are_invalid_parameter(b: Backend) {
-    let invalid =
-        |r: Result<CaseId, SupportError>| matches!(r, Err(SupportError::InvalidParameter(_)));
+    let invalid = |r: Result<CaseId, Error>| matches!(r, Err(Error::InvalidParameter(_)));
     let bad_service =
         NewCase::new("s", "b", Severity::Low).service("amazon-ec2", "general-guidance");
     assert!(invalid(b.api.create_case(&bad_service).await));
@@ -356,7 +355,7 @@ async fn invalid_codes_and_limits_are_invalid_parameter(b: Backend) {
     let id = create(&b, "limits").await;
     assert!(matches!(
         b.api.add_communication(&id, &"y".repeat(8001), &[]).await,
-        Err(SupportError::InvalidParameter(_))
+        Err(Error::InvalidParameter(_))
     ));
 }
 

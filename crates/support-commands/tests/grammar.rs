@@ -4,8 +4,8 @@
 
 use proptest::prelude::*;
 use support_commands::{
-    CaseId, CaseRef, Command, CommandKind, IssueType, Lang, NewCase, ParseError, Severity,
-    help_text, parse,
+    CaseId, CaseRef, Command, CommandKind, Error, IssueType, Lang, NewCase, Severity, help_text,
+    parse,
 };
 
 const LEGACY_CASE: &str = "case-111122223333-muen-2022-7118885805350839";
@@ -300,10 +300,10 @@ fn messages_that_merely_mention_a_keyword_get_help_not_a_command() {
 
 #[test]
 fn parse_errors_carry_the_fields_and_render_the_template() {
-    let cases: Vec<(&str, ParseError, &[&str])> = vec![
+    let cases: Vec<(&str, Error, &[&str])> = vec![
         (
             "释放case",
-            ParseError::MissingArgument {
+            Error::MissingArgument {
                 command: CommandKind::Resolve,
                 argument: "a case id",
             },
@@ -311,7 +311,7 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
         ),
         (
             "释放case,case_id:",
-            ParseError::MissingArgument {
+            Error::MissingArgument {
                 command: CommandKind::Resolve,
                 argument: "a case id",
             },
@@ -319,7 +319,7 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
         ),
         (
             "释放 EC2",
-            ParseError::InvalidCaseId {
+            Error::InvalidCaseId {
                 command: CommandKind::Resolve,
                 value: "EC2".into(),
             },
@@ -327,7 +327,7 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
         ),
         (
             "查看",
-            ParseError::MissingArgument {
+            Error::MissingArgument {
                 command: CommandKind::ViewCase,
                 argument: "a case id",
             },
@@ -335,7 +335,7 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
         ),
         (
             "查找ServiceCode:",
-            ParseError::MissingArgument {
+            Error::MissingArgument {
                 command: CommandKind::LookupService,
                 argument: "a service name",
             },
@@ -343,7 +343,7 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
         ),
         (
             "查找ServiceCode",
-            ParseError::MissingArgument {
+            Error::MissingArgument {
                 command: CommandKind::LookupService,
                 argument: "a service name",
             },
@@ -351,7 +351,7 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
         ),
         (
             "回复 case-1-a",
-            ParseError::MissingArgument {
+            Error::MissingArgument {
                 command: CommandKind::Reply,
                 argument: "reply text",
             },
@@ -359,7 +359,7 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
         ),
         (
             "工单列表 昨天",
-            ParseError::InvalidValue {
+            Error::InvalidValue {
                 field: "工单列表",
                 value: "昨天".into(),
                 expected: "全部 / all",
@@ -368,7 +368,7 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
         ),
         (
             "提工单",
-            ParseError::MissingFields {
+            Error::MissingFields {
                 fields: vec![
                     "subject",
                     "body",
@@ -381,7 +381,7 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
         ),
         (
             "提工单\nsubject:s\nbody:b\nseverityCode:P1\nserviceCode:a\ncategoryCode:b",
-            ParseError::InvalidValue {
+            Error::InvalidValue {
                 field: "severityCode",
                 value: "P1".into(),
                 expected: "low|normal|high|urgent|critical",
@@ -390,24 +390,24 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
         ),
         (
             "提工单\n这是问题描述\nsubject:s",
-            ParseError::UnexpectedLine {
+            Error::UnexpectedLine {
                 line: "这是问题描述".into(),
             },
             &["这是问题描述", "key:value"],
         ),
         (
             "提工单\nsubject:a\nsubject:b",
-            ParseError::DuplicateField { field: "subject" },
+            Error::DuplicateField { field: "subject" },
             &["subject"],
         ),
         (
             "提工单\nsubject:\nbody:b\nseverityCode:low\nserviceCode:a\ncategoryCode:b",
-            ParseError::Empty { field: "subject" },
+            Error::Empty { field: "subject" },
             &["subject 不能为空"],
         ),
         (
             "提工单\nsubject:s\nbody:b\nseverityCode:low\nserviceCode:EC2 Linux\ncategoryCode:b",
-            ParseError::InvalidValue {
+            Error::InvalidValue {
                 field: "serviceCode",
                 value: "EC2 Linux".into(),
                 expected: "",
@@ -416,14 +416,14 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
         ),
         (
             "提工单\nsubject:s\nbody:b\nseverityCode:low\nserviceCode:a\ncategoryCode:b\ncc:not-an-email",
-            ParseError::InvalidEmail {
+            Error::InvalidEmail {
                 value: "not-an-email".into(),
             },
             &["not-an-email"],
         ),
         (
             "提工单\nsubject:s\nbody:b\nseverityCode:low\nserviceCode:a\ncategoryCode:b\nlanguage:de",
-            ParseError::InvalidValue {
+            Error::InvalidValue {
                 field: "language",
                 value: "de".into(),
                 expected: "zh|en|ja|ko|es|pt|fr|tr",
@@ -432,7 +432,7 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
         ),
         (
             "提工单\nsubject:s\nbody:b\nseverityCode:low\nserviceCode:a\ncategoryCode:b\nissueType:billing",
-            ParseError::InvalidValue {
+            Error::InvalidValue {
                 field: "issueType",
                 value: "billing".into(),
                 expected: "technical|customer-service",
@@ -442,7 +442,7 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
     ];
     for (text, expected, phrases) in cases {
         let err = parse(text).unwrap_err();
-        if let ParseError::InvalidValue {
+        if let Error::InvalidValue {
             field: "serviceCode",
             value,
             ..
@@ -452,7 +452,7 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
         } else {
             assert_eq!(err, expected, "{text:?}");
         }
-        let rendered = err.render(Lang::Zh);
+        let rendered = err.chat_text(Lang::Zh);
         assert!(rendered.starts_with("AWS-["), "{rendered}");
         for phrase in phrases {
             assert!(
@@ -460,7 +460,10 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
                 "{text:?}: {phrase:?} not in\n{rendered}"
             );
         }
-        assert!(err.render(Lang::En).contains("AWS"), "English render too");
+        assert!(
+            err.chat_text(Lang::En).contains("AWS"),
+            "English render too"
+        );
     }
 }
 
@@ -472,7 +475,7 @@ fn limits_are_enforced_with_numbers() {
     );
     assert_eq!(
         parse(&text).unwrap_err(),
-        ParseError::TooLong {
+        Error::TooLong {
             field: "subject",
             max: 250,
             actual: 251
@@ -490,17 +493,17 @@ fn limits_are_enforced_with_numbers() {
     let err = parse(&text).unwrap_err();
     assert_eq!(
         err,
-        ParseError::TooLong {
+        Error::TooLong {
             field: "body",
             max: 8000,
             actual: 8001
         }
     );
-    assert!(err.render(Lang::Zh).contains("8001") && err.render(Lang::Zh).contains("8000"));
+    assert!(err.chat_text(Lang::Zh).contains("8001") && err.chat_text(Lang::Zh).contains("8000"));
     let text = format!("回复 case-1-x\n{body}");
     assert_eq!(
         parse(&text).unwrap_err(),
-        ParseError::TooLong {
+        Error::TooLong {
             field: "reply",
             max: 8000,
             actual: 8001
@@ -512,10 +515,7 @@ fn limits_are_enforced_with_numbers() {
         "提工单\nsubject:s\nbody:b\nseverityCode:low\nserviceCode:a\ncategoryCode:b\ncc:{}",
         cc.join(",")
     );
-    assert_eq!(
-        parse(&text).unwrap_err(),
-        ParseError::TooManyCc { count: 11 }
-    );
+    assert_eq!(parse(&text).unwrap_err(), Error::TooManyCc { count: 11 });
 }
 
 #[test]
@@ -557,7 +557,7 @@ proptest! {
         match parse(&text) {
             Ok(_) => {}
             Err(err) => {
-                let rendered = err.render(Lang::Zh);
+                let rendered = err.chat_text(Lang::Zh);
                 prop_assert!(rendered.starts_with("AWS-["));
             }
         }

@@ -7,9 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use support_commands::{
-    CacheTtl, Cached, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, NewCase,
+    CacheTtl, Cached, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, Error, NewCase,
     ReplyOutcome, Resolution, SIMULATED_REPLY, Sandbox, SandboxConfig, Service, Severity,
-    SeverityLevel, SupportApi, SupportError,
+    SeverityLevel, SupportApi,
 };
 
 fn clocked(config: SandboxConfig) -> (Sandbox, Arc<AtomicU64>) {
@@ -88,10 +88,7 @@ async fn severities_outside_the_plan_and_too_many_open_cases_are_refused() {
     let high = sandbox
         .create_case(&NewCase::new("s", "b", Severity::High))
         .await;
-    assert!(
-        matches!(high, Err(SupportError::InvalidParameter(_))),
-        "{high:?}"
-    );
+    assert!(matches!(high, Err(Error::InvalidParameter(_))), "{high:?}");
     sandbox
         .create_case(&NewCase::new("a", "b", Severity::Low))
         .await
@@ -104,7 +101,7 @@ async fn severities_outside_the_plan_and_too_many_open_cases_are_refused() {
         .create_case(&NewCase::new("c", "b", Severity::Low))
         .await;
     assert!(
-        matches!(third, Err(SupportError::CaseCreationLimitExceeded(_))),
+        matches!(third, Err(Error::CaseCreationLimitExceeded(_))),
         "{third:?}"
     );
     sandbox.resolve_case(&second).await.unwrap();
@@ -121,7 +118,7 @@ async fn invalid_page_token_is_invalid_parameter() {
         .list_cases(&CaseFilter::default(), Some("garbage"))
         .await
         .unwrap_err();
-    assert!(matches!(err, SupportError::InvalidParameter(_)));
+    assert!(matches!(err, Error::InvalidParameter(_)));
 }
 
 /// Counts catalogue and severity calls; fails the first call of each when asked.
@@ -135,34 +132,23 @@ struct Counting {
 
 #[async_trait]
 impl SupportApi for Counting {
-    async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, SupportError> {
+    async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, Error> {
         if self.services.fetch_add(1, Ordering::SeqCst) == 0 && self.fail_first {
-            return Err(SupportError::Throttled("first call".into()));
+            return Err(Error::Throttled("first call".into()));
         }
         self.inner.describe_services(language).await
     }
-    async fn describe_severity_levels(
-        &self,
-        language: &str,
-    ) -> Result<Vec<SeverityLevel>, SupportError> {
+    async fn describe_severity_levels(&self, language: &str) -> Result<Vec<SeverityLevel>, Error> {
         self.severity.fetch_add(1, Ordering::SeqCst);
         self.inner.describe_severity_levels(language).await
     }
-    async fn create_case(&self, case: &NewCase) -> Result<CaseId, SupportError> {
+    async fn create_case(&self, case: &NewCase) -> Result<CaseId, Error> {
         self.inner.create_case(case).await
     }
-    async fn describe_case(
-        &self,
-        case: &CaseRef,
-        page: Option<&str>,
-    ) -> Result<CaseView, SupportError> {
+    async fn describe_case(&self, case: &CaseRef, page: Option<&str>) -> Result<CaseView, Error> {
         self.inner.describe_case(case, page).await
     }
-    async fn list_cases(
-        &self,
-        filter: &CaseFilter,
-        page: Option<&str>,
-    ) -> Result<CasePage, SupportError> {
+    async fn list_cases(&self, filter: &CaseFilter, page: Option<&str>) -> Result<CasePage, Error> {
         self.inner.list_cases(filter, page).await
     }
     async fn add_communication(
@@ -170,10 +156,10 @@ impl SupportApi for Counting {
         case: &CaseId,
         body: &str,
         cc: &[String],
-    ) -> Result<ReplyOutcome, SupportError> {
+    ) -> Result<ReplyOutcome, Error> {
         self.inner.add_communication(case, body, cc).await
     }
-    async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, SupportError> {
+    async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, Error> {
         self.inner.resolve_case(case).await
     }
 }

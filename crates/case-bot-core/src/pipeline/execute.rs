@@ -2,9 +2,10 @@
 
 use std::borrow::Cow;
 
+use support_commands::Error as SupportError;
 use support_commands::{
     CaseFilter, CaseId, CasePage, CaseRef, CaseView, Command, DEFAULT_MATCHES, Lang,
-    MAX_BODY_CHARS, ParseError, Service, SeverityLevel, SupportApi, SupportError,
+    MAX_BODY_CHARS, Service, SeverityLevel, SupportApi,
 };
 
 use super::Support;
@@ -34,7 +35,7 @@ pub(crate) enum Executed {
     /// A message type without text.
     Unsupported,
     /// Text that is not a valid command.
-    Invalid(ParseError),
+    Invalid(SupportError),
     Refused {
         refusal: Refusal,
         case_id: Option<String>,
@@ -327,7 +328,6 @@ mod tests {
     use support_commands::{
         CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseView, Command, NewCase,
         ReplyOutcome, Resolution, Sandbox, Service, Severity, SeverityLevel, SupportApi,
-        SupportError,
     };
 
     use super::*;

@@ -1,6 +1,6 @@
 //! The parse stage: what a message asks for.
 
-use support_commands::{Command, ParseError};
+use support_commands::{Command, Error as SupportError};
 
 use crate::event::Message;
 
@@ -12,7 +12,7 @@ pub(crate) enum Request {
     /// A picture, file or other message without text.
     Unsupported,
     /// Text that is not a valid command.
-    Invalid(ParseError),
+    Invalid(SupportError),
 }
 
 impl Request {

@@ -3,9 +3,9 @@
 //! phrases.
 
 use dingtalk_robot::OutboundMessage;
+use support_commands::Error as SupportError;
 use support_commands::{
-    CaseDetails, CaseView, Communication, Lang, MAX_BODY_CHARS, Service, SeverityLevel,
-    SupportError, help_text,
+    CaseDetails, CaseView, Communication, Lang, MAX_BODY_CHARS, Service, SeverityLevel, help_text,
 };
 
 use super::execute::{Action, Executed};
@@ -16,7 +16,7 @@ pub(crate) fn reply(lang: Lang, executed: &Executed) -> OutboundMessage {
     match executed {
         Executed::Help { .. } => OutboundMessage::text(help_text(lang)),
         Executed::Unsupported => unsupported_message(lang),
-        Executed::Invalid(err) => text(err.render(lang)),
+        Executed::Invalid(err) => text(err.chat_text(lang)),
         Executed::Refused { refusal, .. } => refused(lang, *refusal),
         Executed::Lookup { query, services } => lookup(lang, query, services),
         Executed::Created {
@@ -140,7 +140,7 @@ fn created(lang: Lang, case_id: &str, display_id: Option<&str>) -> OutboundMessa
 }
 
 fn create_failed(lang: Lang, err: &SupportError) -> OutboundMessage {
-    text(format!("AWS-[创建工单失败]\n{}", err.explain(lang)))
+    text(format!("AWS-[创建工单失败]\n{}", err.chat_text(lang)))
 }
 
 fn resolved(lang: Lang, case_id: &str) -> OutboundMessage {
@@ -155,7 +155,7 @@ fn resolve_failed(lang: Lang, case_ref: &str, err: &SupportError) -> OutboundMes
         }
         other => text(format!(
             "AWS-[释放case失败]\ncase_id:{case_ref}\n{}",
-            other.explain(lang)
+            other.chat_text(lang)
         )),
     }
 }
@@ -164,7 +164,7 @@ fn failed(lang: Lang, what: &str, err: &SupportError) -> OutboundMessage {
     text(format!(
         "AWS-[{what}{}]\n{}",
         lang.pick("失败", " failed"),
-        err.explain(lang)
+        err.chat_text(lang)
     ))
 }
 

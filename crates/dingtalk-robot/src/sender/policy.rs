@@ -54,7 +54,7 @@ impl Default for RateLimit {
 pub struct RetryPolicy {
     /// Wait after an errcode 130101 before trying again.
     pub rate_limited_wait: Duration,
-    /// Retries after errcode 130101 before giving up with [`Error::RateLimited`].
+    /// Retries after errcode 130101 before giving up with [`Error::RateLimited`](crate::Error::RateLimited).
     pub rate_limited_retries: u32,
     /// First wait after a transport error or HTTP 5xx; doubles each time.
     pub transient_backoff: Duration,

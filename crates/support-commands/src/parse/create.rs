@@ -1,6 +1,6 @@
 //! `提工单` and its `key:value` fields.
 
-use super::{LANGUAGES, MAX_BODY_CHARS, MAX_CC, MAX_SUBJECT_CHARS, ParseError};
+use super::{Error, LANGUAGES, MAX_BODY_CHARS, MAX_CC, MAX_SUBJECT_CHARS};
 use crate::command::Command;
 use crate::model::{IssueType, NewCase, Severity};
 
@@ -78,14 +78,14 @@ pub(super) fn key_value(line: &str) -> Option<(Field, &str)> {
     Some((field, value.trim()))
 }
 
-pub(super) fn parse_cc(value: &str) -> Result<Vec<String>, ParseError> {
+pub(super) fn parse_cc(value: &str) -> Result<Vec<String>, Error> {
     let cc: Vec<String> = value
         .split(|c: char| c.is_whitespace() || matches!(c, ',' | '，' | ';' | '；'))
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
     if cc.len() > MAX_CC {
-        return Err(ParseError::TooManyCc { count: cc.len() });
+        return Err(Error::TooManyCc { count: cc.len() });
     }
     for address in &cc {
         let valid = address.split_once('@').is_some_and(|(user, domain)| {
@@ -96,7 +96,7 @@ pub(super) fn parse_cc(value: &str) -> Result<Vec<String>, ParseError> {
                 && !domain.contains('@')
         }) && address.len() <= 254;
         if !valid {
-            return Err(ParseError::InvalidEmail {
+            return Err(Error::InvalidEmail {
                 value: address.chars().take(100).collect(),
             });
         }
@@ -104,7 +104,7 @@ pub(super) fn parse_cc(value: &str) -> Result<Vec<String>, ParseError> {
     Ok(cc)
 }
 
-fn code_value(field: Field, value: &str) -> Result<String, ParseError> {
+fn code_value(field: Field, value: &str) -> Result<String, Error> {
     let code = value.to_ascii_lowercase();
     let ok = !code.is_empty()
         && code.len() <= 100
@@ -114,7 +114,7 @@ fn code_value(field: Field, value: &str) -> Result<String, ParseError> {
     if ok {
         Ok(code)
     } else {
-        Err(ParseError::InvalidValue {
+        Err(Error::InvalidValue {
             field: field.name(),
             value: value.chars().take(100).collect(),
             expected: "小写字母、数字和连字符组成的代码 / a code of lower-case letters, digits and hyphens (用「查找ServiceCode:」查询 / find it with `lookup`)",
@@ -122,13 +122,13 @@ fn code_value(field: Field, value: &str) -> Result<String, ParseError> {
     }
 }
 
-pub(super) fn parse_create(after: &str, rest: &str) -> Result<Command, ParseError> {
+pub(super) fn parse_create(after: &str, rest: &str) -> Result<Command, Error> {
     let mut values: Vec<(Field, String)> = Vec::new();
     let mut current: Option<Field> = None;
     for line in std::iter::once(after).chain(rest.lines()) {
         if let Some((field, value)) = key_value(line) {
             if values.iter().any(|(f, _)| *f == field) {
-                return Err(ParseError::DuplicateField {
+                return Err(Error::DuplicateField {
                     field: field.name(),
                 });
             }
@@ -140,7 +140,7 @@ pub(super) fn parse_create(after: &str, rest: &str) -> Result<Command, ParseErro
                 body.push_str(line.trim_end());
             }
         } else if !line.trim().is_empty() {
-            return Err(ParseError::UnexpectedLine {
+            return Err(Error::UnexpectedLine {
                 line: line.trim().chars().take(100).collect(),
             });
         }
@@ -157,11 +157,11 @@ pub(super) fn parse_create(after: &str, rest: &str) -> Result<Command, ParseErro
         .map(|f| f.name())
         .collect();
     if !missing.is_empty() {
-        return Err(ParseError::MissingFields { fields: missing });
+        return Err(Error::MissingFields { fields: missing });
     }
     for field in Field::ALL {
         if get(field) == Some("") && Field::REQUIRED.contains(&field) {
-            return Err(ParseError::Empty {
+            return Err(Error::Empty {
                 field: field.name(),
             });
         }
@@ -169,7 +169,7 @@ pub(super) fn parse_create(after: &str, rest: &str) -> Result<Command, ParseErro
     let subject = get(Field::Subject).unwrap_or_default();
     let chars = subject.chars().count();
     if chars > MAX_SUBJECT_CHARS {
-        return Err(ParseError::TooLong {
+        return Err(Error::TooLong {
             field: "subject",
             max: MAX_SUBJECT_CHARS,
             actual: chars,
@@ -178,19 +178,18 @@ pub(super) fn parse_create(after: &str, rest: &str) -> Result<Command, ParseErro
     let body = get(Field::Body).unwrap_or_default();
     let chars = body.chars().count();
     if chars > MAX_BODY_CHARS {
-        return Err(ParseError::TooLong {
+        return Err(Error::TooLong {
             field: "body",
             max: MAX_BODY_CHARS,
             actual: chars,
         });
     }
     let severity_text = get(Field::Severity).unwrap_or_default();
-    let severity =
-        Severity::parse_known(severity_text).ok_or_else(|| ParseError::InvalidValue {
-            field: "severityCode",
-            value: severity_text.chars().take(100).collect(),
-            expected: "low|normal|high|urgent|critical",
-        })?;
+    let severity = Severity::parse_known(severity_text).ok_or_else(|| Error::InvalidValue {
+        field: "severityCode",
+        value: severity_text.chars().take(100).collect(),
+        expected: "low|normal|high|urgent|critical",
+    })?;
     let service = code_value(Field::Service, get(Field::Service).unwrap_or_default())?;
     let category = code_value(Field::Category, get(Field::Category).unwrap_or_default())?;
     let mut case = NewCase::new(subject, body, severity).service(service, category);
@@ -200,7 +199,7 @@ pub(super) fn parse_create(after: &str, rest: &str) -> Result<Command, ParseErro
     if let Some(language) = get(Field::Language).filter(|l| !l.is_empty()) {
         let code = language.to_ascii_lowercase();
         if !LANGUAGES.contains(&code.as_str()) {
-            return Err(ParseError::InvalidValue {
+            return Err(Error::InvalidValue {
                 field: "language",
                 value: language.chars().take(100).collect(),
                 expected: "zh|en|ja|ko|es|pt|fr|tr",
@@ -211,7 +210,7 @@ pub(super) fn parse_create(after: &str, rest: &str) -> Result<Command, ParseErro
     if let Some(issue_type) = get(Field::IssueType).filter(|t| !t.is_empty()) {
         case.issue_type = match IssueType::from_wire(issue_type) {
             IssueType::Other(_) => {
-                return Err(ParseError::InvalidValue {
+                return Err(Error::InvalidValue {
                     field: "issueType",
                     value: issue_type.chars().take(100).collect(),
                     expected: "technical|customer-service",

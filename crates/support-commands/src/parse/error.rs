@@ -1,110 +1,26 @@
-//! [`ParseError`]: what was wrong with a message, and how to write it.
+//! What was wrong with a message that starts with a command, and how to write it: the grammar
+//! half of [`Error`].
 
 use std::fmt::Write as _;
 
 use super::MAX_CC;
 use crate::command::CommandKind;
+use crate::error::Error;
 use crate::help::usage;
 use crate::lang::Lang;
 
-/// Why a message could not be read as the command it starts with. Carries data; [`render`]
-/// writes the text for the chat, with the template to copy.
-///
-/// [`render`]: ParseError::render
-///
-/// ```
-/// use support_commands::{parse, Lang, ParseError};
-/// let err = parse("提工单\nsubject:x\nbody:y").unwrap_err();
-/// assert_eq!(err, ParseError::MissingFields { fields: vec!["severityCode", "serviceCode", "categoryCode"] });
-/// assert!(err.render(Lang::Zh).contains("severityCode"));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ParseError {
-    /// A required argument is missing (a case id, a service name, reply text).
-    #[error("`{command:?}` needs {argument}")]
-    MissingArgument {
-        /// The command.
-        command: CommandKind,
-        /// What is missing.
-        argument: &'static str,
-    },
-    /// The case id is neither `case-…` nor a numeric display id.
-    #[error("`{value}` is not a case id or display id")]
-    InvalidCaseId {
-        /// The command.
-        command: CommandKind,
-        /// What was written.
-        value: String,
-    },
-    /// `提工单` without some required fields.
-    #[error("missing fields: {}", fields.join(", "))]
-    MissingFields {
-        /// The missing field names, in template order.
-        fields: Vec<&'static str>,
-    },
-    /// A line in `提工单` that is neither `key:value` nor a continuation of `body`.
-    #[error("unexpected line: {line}")]
-    UnexpectedLine {
-        /// The line.
-        line: String,
-    },
-    /// The same field given twice.
-    #[error("field {field} given twice")]
-    DuplicateField {
-        /// The field.
-        field: &'static str,
-    },
-    /// A value outside the allowed ones.
-    #[error("{field} `{value}` is not one of {expected}")]
-    InvalidValue {
-        /// The field.
-        field: &'static str,
-        /// What was written.
-        value: String,
-        /// The allowed values.
-        expected: &'static str,
-    },
-    /// A value longer than allowed.
-    #[error("{field} has {actual} characters, at most {max} allowed")]
-    TooLong {
-        /// The field.
-        field: &'static str,
-        /// The limit.
-        max: usize,
-        /// What was written.
-        actual: usize,
-    },
-    /// A field present but empty.
-    #[error("{field} is empty")]
-    Empty {
-        /// The field.
-        field: &'static str,
-    },
-    /// More than [`MAX_CC`] CC addresses.
-    #[error("{count} cc addresses, at most 10 allowed")]
-    TooManyCc {
-        /// How many were given.
-        count: usize,
-    },
-    /// A CC entry that is not an e-mail address.
-    #[error("`{value}` is not an e-mail address")]
-    InvalidEmail {
-        /// The entry.
-        value: String,
-    },
-}
-
-impl ParseError {
-    /// The command the message started with.
+impl Error {
+    /// The command a message that could not be read started with; `None` for the AWS
+    /// variants.
     ///
     /// ```
     /// use support_commands::{parse, CommandKind};
-    /// assert_eq!(parse("释放").unwrap_err().command(), CommandKind::Resolve);
+    /// assert_eq!(parse("释放").unwrap_err().command(), Some(CommandKind::Resolve));
+    /// assert_eq!(support_commands::Error::Timeout.command(), None);
     /// ```
     #[must_use]
-    pub fn command(&self) -> CommandKind {
-        match self {
+    pub fn command(&self) -> Option<CommandKind> {
+        Some(match self {
             Self::MissingArgument { command, .. } | Self::InvalidCaseId { command, .. } => *command,
             Self::InvalidValue {
                 field: "工单列表",
@@ -114,22 +30,22 @@ impl ParseError {
             Self::TooLong { field: "reply", .. } | Self::Empty { field: "reply", .. } => {
                 CommandKind::Reply
             }
-            _ => CommandKind::CreateCase,
-        }
+            Self::MissingFields { .. }
+            | Self::UnexpectedLine { .. }
+            | Self::DuplicateField { .. }
+            | Self::InvalidValue { .. }
+            | Self::TooLong { .. }
+            | Self::Empty { .. }
+            | Self::TooManyCc { .. }
+            | Self::InvalidEmail { .. } => CommandKind::CreateCase,
+            _ => return None,
+        })
     }
 
-    /// The text for the chat: what was wrong, then how to write it. Starts with `AWS-`.
-    ///
-    /// ```
-    /// use support_commands::{parse, Lang};
-    /// let text = parse("提工单\nsubject:x\nbody:y\nseverityCode:sev1\nserviceCode:a\ncategoryCode:b")
-    ///     .unwrap_err()
-    ///     .render(Lang::En);
-    /// assert!(text.contains("sev1") && text.contains("low|normal|high|urgent|critical"));
-    /// ```
-    #[must_use]
-    pub fn render(&self, lang: Lang) -> String {
+    /// For the grammar variants: what was wrong, then how to write it. Starts with `AWS-`.
+    pub(crate) fn grammar_text(&self, lang: Lang) -> Option<String> {
         let zh = lang == Lang::Zh;
+        let command = self.command()?;
         let what = match self {
             Self::MissingArgument { argument, .. } => {
                 if zh {
@@ -209,6 +125,7 @@ impl ParseError {
                     format!("`{value}` is not an e-mail address")
                 }
             }
+            _ => return None,
         };
         let mut out = String::new();
         let _ = write!(
@@ -216,9 +133,9 @@ impl ParseError {
             "AWS-[{}] {what}\n{}\n{}",
             lang.pick("格式有误", "cannot read that"),
             lang.pick("请按以下格式输入：", "Write it like this:"),
-            usage(self.command(), lang)
+            usage(command, lang)
         );
-        out
+        Some(out)
     }
 }
 

@@ -1,9 +1,9 @@
-//! Text in, a [`Command`] or a [`ParseError`] out. Never panics.
+//! Text in, a [`Command`] or a [`Error`] out. Never panics.
 
 mod create;
 mod error;
 
-pub use error::ParseError;
+use crate::error::Error;
 
 use self::create::{Field, key_value, parse_cc, parse_create};
 use crate::command::{Command, CommandKind};
@@ -78,10 +78,10 @@ fn match_keyword(head: &str) -> Option<(CommandKind, &str)> {
 ///
 /// Any message that does not start with a command keyword is [`Command::Help`] with
 /// `unrecognised: true`; a message that starts with one but cannot be read is a
-/// [`ParseError`] that says what to fix.
+/// [`Error`] that says what to fix.
 ///
 /// # Errors
-/// [`ParseError`], never a panic, for any input.
+/// [`Error`], never a panic, for any input.
 ///
 /// ```
 /// use support_commands::{parse, Command, CaseRef};
@@ -90,7 +90,7 @@ fn match_keyword(head: &str) -> Option<(CommandKind, &str)> {
 /// assert!(matches!(resolve, Command::Resolve { case: CaseRef::CaseId(_) }));
 /// assert_eq!(parse("你好").unwrap(), Command::Help { unrecognised: true });
 /// ```
-pub fn parse(text: &str) -> Result<Command, ParseError> {
+pub fn parse(text: &str) -> Result<Command, Error> {
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let text = text.trim();
     if text.is_empty() {
@@ -124,19 +124,19 @@ fn trim_separators(s: &str) -> &str {
     s.trim_matches(is_separator)
 }
 
-fn parse_lookup(after: &str, rest: &str) -> Result<Command, ParseError> {
+fn parse_lookup(after: &str, rest: &str) -> Result<Command, Error> {
     let query = trim_separators(after);
     let query = if query.is_empty() { rest.trim() } else { query };
     let query = query.lines().next().unwrap_or_default().trim();
     if query.is_empty() {
-        return Err(ParseError::MissingArgument {
+        return Err(Error::MissingArgument {
             command: CommandKind::LookupService,
             argument: "a service name",
         });
     }
     let chars = query.chars().count();
     if chars > MAX_QUERY_CHARS {
-        return Err(ParseError::TooLong {
+        return Err(Error::TooLong {
             field: "query",
             max: MAX_QUERY_CHARS,
             actual: chars,
@@ -148,7 +148,7 @@ fn parse_lookup(after: &str, rest: &str) -> Result<Command, ParseError> {
 }
 
 /// Reads a case reference: `[,|:] [case_id[:]] <id>`; text after the id is ignored.
-fn case_arg(command: CommandKind, after: &str) -> Result<CaseRef, ParseError> {
+fn case_arg(command: CommandKind, after: &str) -> Result<CaseRef, Error> {
     let mut arg = trim_separators(after);
     for label in ["case_id", "caseid", "case id", "id"] {
         if arg
@@ -164,18 +164,18 @@ fn case_arg(command: CommandKind, after: &str) -> Result<CaseRef, ParseError> {
     }
     let token = arg.split(is_separator).next().unwrap_or_default();
     if token.is_empty() {
-        return Err(ParseError::MissingArgument {
+        return Err(Error::MissingArgument {
             command,
             argument: "a case id",
         });
     }
-    CaseRef::parse(token).ok_or_else(|| ParseError::InvalidCaseId {
+    CaseRef::parse(token).ok_or_else(|| Error::InvalidCaseId {
         command,
         value: token.chars().take(100).collect(),
     })
 }
 
-fn parse_list(after: &str) -> Result<Command, ParseError> {
+fn parse_list(after: &str) -> Result<Command, Error> {
     match trim_separators(after) {
         "" => Ok(Command::ListCases {
             include_resolved: false,
@@ -188,7 +188,7 @@ fn parse_list(after: &str) -> Result<Command, ParseError> {
                 include_resolved: true,
             })
         }
-        other => Err(ParseError::InvalidValue {
+        other => Err(Error::InvalidValue {
             field: "工单列表",
             value: other.chars().take(100).collect(),
             expected: "全部 / all",
@@ -196,7 +196,7 @@ fn parse_list(after: &str) -> Result<Command, ParseError> {
     }
 }
 
-fn parse_reply(after: &str, rest: &str) -> Result<Command, ParseError> {
+fn parse_reply(after: &str, rest: &str) -> Result<Command, Error> {
     let after = trim_separators(after);
     let (id, same_line) = after.split_once(char::is_whitespace).unwrap_or((after, ""));
     let case = case_arg(CommandKind::Reply, id)?;
@@ -213,14 +213,14 @@ fn parse_reply(after: &str, rest: &str) -> Result<Command, ParseError> {
     let body = lines.join("\n");
     let body = body.trim();
     if body.is_empty() {
-        return Err(ParseError::MissingArgument {
+        return Err(Error::MissingArgument {
             command: CommandKind::Reply,
             argument: "reply text",
         });
     }
     let chars = body.chars().count();
     if chars > MAX_BODY_CHARS {
-        return Err(ParseError::TooLong {
+        return Err(Error::TooLong {
             field: "reply",
             max: MAX_BODY_CHARS,
             actual: chars,

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use crate::api::SupportApi;
 use crate::catalogue::catalogue;
-use crate::error::SupportError;
+use crate::error::Error;
 use crate::model::{
     CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, Communication,
     NewCase, ReplyOutcome, Resolution, Service, Severity, SeverityLevel,
@@ -128,25 +128,25 @@ impl Default for Sandbox {
     }
 }
 
-fn page_offset(page: Option<&str>) -> Result<usize, SupportError> {
+fn page_offset(page: Option<&str>) -> Result<usize, Error> {
     match page {
         None => Ok(0),
         Some(token) => token
             .strip_prefix("sandbox-")
             .and_then(|n| n.parse().ok())
-            .ok_or_else(|| SupportError::InvalidParameter(format!("invalid nextToken `{token}`"))),
+            .ok_or_else(|| Error::InvalidParameter(format!("invalid nextToken `{token}`"))),
     }
 }
 
-fn validate_body(body: &str, cc: &[String]) -> Result<(), SupportError> {
+fn validate_body(body: &str, cc: &[String]) -> Result<(), Error> {
     let chars = body.chars().count();
     if body.trim().is_empty() || chars > MAX_BODY_CHARS {
-        return Err(SupportError::InvalidParameter(format!(
+        return Err(Error::InvalidParameter(format!(
             "communicationBody must have 1 to {MAX_BODY_CHARS} characters, has {chars}"
         )));
     }
     if cc.len() > MAX_CC {
-        return Err(SupportError::InvalidParameter(format!(
+        return Err(Error::InvalidParameter(format!(
             "at most {MAX_CC} ccEmailAddresses, got {}",
             cc.len()
         )));
@@ -227,7 +227,7 @@ impl Sandbox {
         }
     }
 
-    fn find<'a>(state: &'a mut State, case: &CaseRef) -> Result<&'a mut SandboxCase, SupportError> {
+    fn find<'a>(state: &'a mut State, case: &CaseRef) -> Result<&'a mut SandboxCase, Error> {
         state
             .cases
             .iter_mut()
@@ -237,7 +237,7 @@ impl Sandbox {
                     c.details.display_id.as_deref() == Some(display.as_str())
                 }
             })
-            .ok_or_else(|| SupportError::CaseNotFound(case.to_string()))
+            .ok_or_else(|| Error::CaseNotFound(case.to_string()))
     }
 
     fn severity_name(severity: &Severity, language: &str) -> &'static str {
@@ -260,19 +260,16 @@ impl Sandbox {
 
 #[async_trait]
 impl SupportApi for Sandbox {
-    async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, SupportError> {
+    async fn describe_services(&self, language: &str) -> Result<Arc<Vec<Service>>, Error> {
         if !LANGUAGES.contains(&language) {
-            return Err(SupportError::InvalidParameter(format!(
+            return Err(Error::InvalidParameter(format!(
                 "unsupported language `{language}`"
             )));
         }
         Ok(Arc::clone(&self.services))
     }
 
-    async fn describe_severity_levels(
-        &self,
-        language: &str,
-    ) -> Result<Vec<SeverityLevel>, SupportError> {
+    async fn describe_severity_levels(&self, language: &str) -> Result<Vec<SeverityLevel>, Error> {
         Ok(self
             .config
             .severity_levels
@@ -284,21 +281,21 @@ impl SupportApi for Sandbox {
             .collect())
     }
 
-    async fn create_case(&self, case: &NewCase) -> Result<CaseId, SupportError> {
+    async fn create_case(&self, case: &NewCase) -> Result<CaseId, Error> {
         if case.subject.trim().is_empty() {
-            return Err(SupportError::InvalidParameter(
+            return Err(Error::InvalidParameter(
                 "subject must not be empty".to_owned(),
             ));
         }
         validate_body(&case.body, &case.cc)?;
         if !self.config.severity_levels.contains(&case.severity) {
-            return Err(SupportError::InvalidParameter(format!(
+            return Err(Error::InvalidParameter(format!(
                 "severityCode `{}` is not available on this support plan",
                 case.severity
             )));
         }
         if !LANGUAGES.contains(&case.language.as_str()) {
-            return Err(SupportError::InvalidParameter(format!(
+            return Err(Error::InvalidParameter(format!(
                 "unsupported language `{}`",
                 case.language
             )));
@@ -308,13 +305,11 @@ impl SupportApi for Sandbox {
                 .services
                 .iter()
                 .find(|s| s.code == *code)
-                .ok_or_else(|| {
-                    SupportError::InvalidParameter(format!("invalid serviceCode `{code}`"))
-                })?;
+                .ok_or_else(|| Error::InvalidParameter(format!("invalid serviceCode `{code}`")))?;
             if let Some(category) = &case.category_code
                 && !service.categories.iter().any(|c| c.code == *category)
             {
-                return Err(SupportError::InvalidParameter(format!(
+                return Err(Error::InvalidParameter(format!(
                     "invalid categoryCode `{category}` for serviceCode `{code}`"
                 )));
             }
@@ -328,7 +323,7 @@ impl SupportApi for Sandbox {
             .filter(|c| c.details.status.is_open())
             .count();
         if open >= self.config.max_open_cases {
-            return Err(SupportError::CaseCreationLimitExceeded(format!(
+            return Err(Error::CaseCreationLimitExceeded(format!(
                 "you have {open} open cases; resolve some before opening more"
             )));
         }
@@ -372,11 +367,7 @@ impl SupportApi for Sandbox {
         Ok(case_id)
     }
 
-    async fn describe_case(
-        &self,
-        case: &CaseRef,
-        page: Option<&str>,
-    ) -> Result<CaseView, SupportError> {
+    async fn describe_case(&self, case: &CaseRef, page: Option<&str>) -> Result<CaseView, Error> {
         let offset = page_offset(page)?;
         let now = self.now_ms();
         let mut state = self.lock();
@@ -396,18 +387,14 @@ impl SupportApi for Sandbox {
         })
     }
 
-    async fn case_details(&self, case: &CaseRef) -> Result<CaseDetails, SupportError> {
+    async fn case_details(&self, case: &CaseRef) -> Result<CaseDetails, Error> {
         let now = self.now_ms();
         let mut state = self.lock();
         self.advance(&mut state, now);
         Ok(Self::find(&mut state, case)?.details.clone())
     }
 
-    async fn list_cases(
-        &self,
-        filter: &CaseFilter,
-        page: Option<&str>,
-    ) -> Result<CasePage, SupportError> {
+    async fn list_cases(&self, filter: &CaseFilter, page: Option<&str>) -> Result<CasePage, Error> {
         let offset = page_offset(page)?;
         let size = usize::try_from(filter.page_size.unwrap_or(100).clamp(10, 100)).unwrap_or(100);
         let now = self.now_ms();
@@ -434,7 +421,7 @@ impl SupportApi for Sandbox {
         case: &CaseId,
         body: &str,
         cc: &[String],
-    ) -> Result<ReplyOutcome, SupportError> {
+    ) -> Result<ReplyOutcome, Error> {
         validate_body(body, cc)?;
         let now = self.now_ms();
         let mut state = self.lock();
@@ -453,7 +440,7 @@ impl SupportApi for Sandbox {
         Ok(ReplyOutcome { reopened })
     }
 
-    async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, SupportError> {
+    async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, Error> {
         let now = self.now_ms();
         let mut state = self.lock();
         self.advance(&mut state, now);
