@@ -11,8 +11,8 @@ fuzz_target!(|text: &str| {
             let _ = command.kind();
         }
         Err(err) => {
-            assert!(err.render(Lang::Zh).starts_with("AWS-["));
-            assert!(err.render(Lang::En).starts_with("AWS-["));
+            assert!(err.chat_text(Lang::Zh).starts_with("AWS-["));
+            assert!(err.chat_text(Lang::En).starts_with("AWS-["));
         }
     }
     thread_local! {
