@@ -39,6 +39,22 @@ fn bot_on(
         .unwrap()
 }
 
+/// A bot on the sandbox with the test's secrets.
+fn sandbox_bot(fake: &FakeDingTalk, config: Config) -> CaseBot {
+    bot_on(
+        fake,
+        Arc::new(Sandbox::new()),
+        Arc::new(StaticSecrets::new(secrets_json(APP_SECRET))),
+        config,
+    )
+}
+
+/// A callback from the default sender, signed with the test's app secret.
+fn signed(fake: &FakeDingTalk, text: &str) -> http::Request<Vec<u8>> {
+    fake.callback(text)
+        .build("/dingtalk/callback", &AppSecret::new(APP_SECRET))
+}
+
 /// The answer of `bot`'s callback service to `request`, the reply delivered before it.
 async fn call(bot: &CaseBot, request: http::Request<Vec<u8>>) -> http::Response<Bytes> {
     let service = CallbackService::new(bot.clone()).reply_before_response(true);
@@ -66,16 +82,17 @@ async fn trace_logs_and_debug_output_never_contain_secrets() {
         .start()
         .await
         .unwrap();
-    let bot = bot_on(
+    let bot = sandbox_bot(
         &fake,
-        Arc::new(Sandbox::new()),
-        Arc::new(StaticSecrets::new(secrets_json(APP_SECRET))),
         Config {
             reply: ReplyMode::Webhook,
             ..Config::default()
         },
     );
-    let good = fake.callback("提工单\nsubject:s\nbody:b\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance").build("/dingtalk/callback", &AppSecret::new(APP_SECRET));
+    let good = signed(
+        &fake,
+        "提工单\nsubject:s\nbody:b\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance",
+    );
     assert_eq!(call(&bot, good).await.status(), 200);
     let bad = fake
         .callback("帮助")
@@ -178,9 +195,7 @@ async fn attribution_counts_towards_the_8000_character_limit() {
     let text = format!(
         "提工单\nsubject:s\nbody:{body}\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance"
     );
-    let request = fake
-        .callback(text)
-        .build("/dingtalk/callback", &AppSecret::new(APP_SECRET));
+    let request = signed(&fake, &text);
     assert_eq!(call(&bot, request).await.status(), 200);
     let got = fake.wait_for_messages(1, Duration::from_secs(5)).await;
     assert!(got[0].text().contains("8000"), "{}", got[0].text());
@@ -199,10 +214,8 @@ async fn attribution_counts_towards_the_8000_character_limit() {
 #[tokio::test]
 async fn english_replies_when_selected_and_every_reply_carries_the_aws_keyword() {
     let fake = FakeDingTalk::start().await.unwrap();
-    let bot = bot_on(
+    let bot = sandbox_bot(
         &fake,
-        Arc::new(Sandbox::new()),
-        Arc::new(StaticSecrets::new(secrets_json(APP_SECRET))),
         Config {
             lang: support_commands::Lang::En,
             ..Config::default()
@@ -218,9 +231,7 @@ async fn english_replies_when_selected_and_every_reply_carries_the_aws_keyword()
         "hello there",
     ];
     for (i, text) in texts.iter().enumerate() {
-        let request = fake
-            .callback(*text)
-            .build("/dingtalk/callback", &AppSecret::new(APP_SECRET));
+        let request = signed(&fake, text);
         assert_eq!(call(&bot, request).await.status(), 200);
         let got = fake.wait_for_messages(i + 1, Duration::from_secs(5)).await;
         let reply = got[i].text();
@@ -235,21 +246,14 @@ async fn english_replies_when_selected_and_every_reply_carries_the_aws_keyword()
 #[tokio::test]
 async fn json_with_parameters_is_accepted_and_a_lookalike_media_type_is_415() {
     let fake = FakeDingTalk::start().await.unwrap();
-    let bot = bot_on(
-        &fake,
-        Arc::new(Sandbox::new()),
-        Arc::new(StaticSecrets::new(secrets_json(APP_SECRET))),
-        Config::default(),
-    );
+    let bot = sandbox_bot(&fake, Config::default());
     for (content_type, status) in [
         ("application/json; charset=utf-8", 200),
         ("application/json;charset=UTF-8", 200),
         ("application/jsonx", 415),
         ("text/json", 415),
     ] {
-        let mut request = fake
-            .callback("帮助")
-            .build("/dingtalk/callback", &AppSecret::new(APP_SECRET));
+        let mut request = signed(&fake, "帮助");
         request
             .headers_mut()
             .insert("content-type", content_type.parse().unwrap());
@@ -266,15 +270,8 @@ async fn json_with_parameters_is_accepted_and_a_lookalike_media_type_is_415() {
 #[tokio::test]
 async fn only_post_is_taken_and_a_redelivery_is_answered_without_running_again() {
     let fake = FakeDingTalk::start().await.unwrap();
-    let bot = bot_on(
-        &fake,
-        Arc::new(Sandbox::new()),
-        Arc::new(StaticSecrets::new(secrets_json(APP_SECRET))),
-        Config::default(),
-    );
-    let mut get = fake
-        .callback("帮助")
-        .build("/dingtalk/callback", &AppSecret::new(APP_SECRET));
+    let bot = sandbox_bot(&fake, Config::default());
+    let mut get = signed(&fake, "帮助");
     *get.method_mut() = http::Method::GET;
     assert_eq!(call(&bot, get).await.status(), 405);
     let first = fake
@@ -292,18 +289,14 @@ async fn only_post_is_taken_and_a_redelivery_is_answered_without_running_again()
 #[tokio::test]
 async fn response_mode_answers_with_the_reply_and_posts_nothing_for_a_short_one() {
     let fake = FakeDingTalk::start().await.unwrap();
-    let bot = bot_on(
+    let bot = sandbox_bot(
         &fake,
-        Arc::new(Sandbox::new()),
-        Arc::new(StaticSecrets::new(secrets_json(APP_SECRET))),
         Config {
             reply: ReplyMode::Response,
             ..Config::default()
         },
     );
-    let request = fake
-        .callback("查找ServiceCode: ec2")
-        .build("/dingtalk/callback", &AppSecret::new(APP_SECRET));
+    let request = signed(&fake, "查找ServiceCode: ec2");
     // Without `reply_before_response`: response mode runs the command before answering anyway.
     let response = CallbackService::new(bot)
         .oneshot(request.map(|body| Full::new(Bytes::from(body))))
@@ -325,12 +318,7 @@ async fn response_mode_answers_with_the_reply_and_posts_nothing_for_a_short_one(
 #[tokio::test]
 async fn the_pipeline_runs_without_http_from_a_message_to_a_delivered_reply() {
     let fake = FakeDingTalk::start().await.unwrap();
-    let bot = bot_on(
-        &fake,
-        Arc::new(Sandbox::new()),
-        Arc::new(StaticSecrets::new(secrets_json(APP_SECRET))),
-        Config::default(),
-    );
+    let bot = sandbox_bot(&fake, Config::default());
     let create = "提工单\nsubject:s\nbody:b\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance";
     let msg = |text: &str, id: &str| {
         InboundMessage::from_json(
@@ -363,23 +351,14 @@ async fn the_pipeline_runs_without_http_from_a_message_to_a_delivered_reply() {
 #[tokio::test]
 async fn non_json_content_type_is_415_and_a_missing_one_is_tolerated() {
     let fake = FakeDingTalk::start().await.unwrap();
-    let bot = bot_on(
-        &fake,
-        Arc::new(Sandbox::new()),
-        Arc::new(StaticSecrets::new(secrets_json(APP_SECRET))),
-        Config::default(),
-    );
-    let mut form = fake
-        .callback("帮助")
-        .build("/dingtalk/callback", &AppSecret::new(APP_SECRET));
+    let bot = sandbox_bot(&fake, Config::default());
+    let mut form = signed(&fake, "帮助");
     form.headers_mut().insert(
         "content-type",
         "application/x-www-form-urlencoded".parse().unwrap(),
     );
     assert_eq!(call(&bot, form).await.status(), 415);
-    let mut bare = fake
-        .callback("帮助")
-        .build("/dingtalk/callback", &AppSecret::new(APP_SECRET));
+    let mut bare = signed(&fake, "帮助");
     bare.headers_mut().remove("content-type");
     assert_eq!(call(&bot, bare).await.status(), 200);
 }

@@ -87,25 +87,32 @@ async fn sqlite_writes_are_in_the_file_when_the_call_returns() {
     assert_eq!(keys, expected, "complete and in order");
 }
 
+/// The tables of the first versions: the audit table has `extra_columns` after `outcome`.
+fn old_file(path: &std::path::Path, extra_columns: &str, rows: &str) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(&format!(
+        "CREATE TABLE claims (key TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL) WITHOUT ROWID;
+         CREATE TABLE cases (case_id TEXT PRIMARY KEY, link TEXT NOT NULL);
+         CREATE TABLE audit (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
+             sender TEXT NOT NULL, sender_staff_id TEXT, conversation_id TEXT NOT NULL, command TEXT NOT NULL,
+             case_id TEXT, outcome TEXT NOT NULL{extra_columns});
+         {rows}"
+    ))
+    .unwrap();
+}
+
 #[tokio::test]
 async fn sqlite_takes_over_claims_an_older_version_kept_in_audit_rows() {
     // Versions before this one kept a fast command's claim in its audit row.
     let dir = TempDir::new("core-legacy-claims");
     let path = dir.path().join("state.db");
-    {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE claims (key TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL) WITHOUT ROWID;
-             CREATE TABLE cases (case_id TEXT PRIMARY KEY, link TEXT NOT NULL);
-             CREATE TABLE audit (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
-                 sender TEXT NOT NULL, sender_staff_id TEXT, conversation_id TEXT NOT NULL, command TEXT NOT NULL,
-                 case_id TEXT, outcome TEXT NOT NULL, claim_key TEXT, claim_expires_ms INTEGER);
-             INSERT INTO audit (at_ms, sender, conversation_id, command, outcome, claim_key, claim_expires_ms)
-                 VALUES (1, '张三', 'cid', 'help', 'help', 'msg:held', 9999999999999),
-                        (2, '张三', 'cid', 'help', 'help', 'msg:expired', 1);",
-        )
-        .unwrap();
-    }
+    old_file(
+        &path,
+        ", claim_key TEXT, claim_expires_ms INTEGER",
+        "INSERT INTO audit (at_ms, sender, conversation_id, command, outcome, claim_key, claim_expires_ms)
+             VALUES (1, '张三', 'cid', 'help', 'help', 'msg:held', 9999999999999),
+                    (2, '张三', 'cid', 'help', 'help', 'msg:expired', 1);",
+    );
     let store = SqliteStore::open(&path).unwrap();
     assert!(
         !store.claim("msg:held", 60_000).await.unwrap(),
@@ -122,20 +129,13 @@ async fn sqlite_takes_over_claims_an_older_version_kept_in_audit_rows() {
 async fn sqlite_opens_a_file_from_before_the_claim_columns() {
     let dir = TempDir::new("core-migrate");
     let path = dir.path().join("state.db");
-    {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE claims (key TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL) WITHOUT ROWID;
-             CREATE TABLE cases (case_id TEXT PRIMARY KEY, link TEXT NOT NULL);
-             CREATE TABLE audit (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
-                 sender TEXT NOT NULL, sender_staff_id TEXT, conversation_id TEXT NOT NULL, command TEXT NOT NULL,
-                 case_id TEXT, outcome TEXT NOT NULL);
-             INSERT INTO audit (at_ms, sender, conversation_id, command, case_id, outcome)
-                 VALUES (1, '张三', 'cid', 'create', 'case-1', 'ok');
-             INSERT INTO claims VALUES ('msg:old', 9999999999999);",
-        )
-        .unwrap();
-    }
+    old_file(
+        &path,
+        "",
+        "INSERT INTO audit (at_ms, sender, conversation_id, command, case_id, outcome)
+             VALUES (1, '张三', 'cid', 'create', 'case-1', 'ok');
+         INSERT INTO claims VALUES ('msg:old', 9999999999999);",
+    );
     let store = SqliteStore::open(&path).unwrap();
     let recent = store.recent_audit(5).await.unwrap();
     assert_eq!(recent.len(), 1);
