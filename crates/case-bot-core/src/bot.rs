@@ -4,14 +4,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use dingtalk_robot::{InboundMessage, Sender};
+use dingtalk_robot::{InboundMessage, OutboundMessage, Sender};
 use support_commands::{Cached, SupportApi};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::event::{Admission, Admitted, Event, Message, Outcome};
+use crate::event::{Admission, Admitted, Delivery, Event, Message, Outcome};
 use crate::pipeline::claim::{Claim, claim};
 use crate::pipeline::deliver::{Route, deliver};
 use crate::pipeline::execute::{Deps, Executed, execute};
@@ -328,58 +328,18 @@ impl CaseBot {
         let Admitted { event, claim_key } = admitted;
         let Event::Message(msg) = *event;
         let message = Message::from(msg);
-        let inner = &*self.inner;
-        let lang = inner.config.lang;
-        let (command, executed) = match inner.policy.authorize(&message.origin) {
-            Err(refusal) => (
-                "any",
-                Executed::Refused {
-                    refusal,
-                    case_id: None,
-                },
-            ),
-            Ok(actor) => {
-                let request = parse(&message);
-                let name = request.name();
-                tracing::Span::current().record("command", name);
-                let executed = match request {
-                    Request::Command(command) => {
-                        let deps = Deps {
-                            support: &inner.support,
-                            store: &*inner.store,
-                            policy: &inner.policy,
-                            lang,
-                        };
-                        let run = execute(&deps, &message.origin, &actor, command);
-                        tokio::time::timeout(inner.config.command_deadline, run)
-                            .await
-                            .unwrap_or(Executed::TimedOut)
-                    }
-                    Request::Unsupported => Executed::Unsupported,
-                    Request::Invalid(err) => Executed::Invalid(err),
-                };
-                (name, executed)
-            }
-        };
+        let lang = self.inner.config.lang;
+        let (command, executed) = self.decide(&message).await;
         let reply = render::reply(lang, &executed);
         record(
-            &*inner.store,
+            &*self.inner.store,
             &message.origin,
             claim_key,
             command,
             &executed,
         )
         .await;
-        let keys = self.keys().await.ok();
-        let route = Route {
-            mode: inner.config.reply,
-            session: message.origin.session.as_ref(),
-            secrets: keys.as_deref().map(|keys| &keys.secrets),
-        };
-        let delivery = deliver(&inner.sender, route, reply).await;
-        if delivery.is_failure() {
-            inner.reply_failures.fetch_add(1, Ordering::Relaxed);
-        }
+        let delivery = self.deliver(&message, reply).await;
         let outcome = Outcome {
             command,
             result: executed.result(),
@@ -392,6 +352,58 @@ impl CaseBot {
             span.record("case_id", case_id.as_str());
         }
         outcome
+    }
+
+    /// Authorize, parse and execute: what was asked (the audit trail's name) and what it came
+    /// to, within the command deadline.
+    async fn decide(&self, message: &Message) -> (&'static str, Executed) {
+        let inner = &*self.inner;
+        let actor = match inner.policy.authorize(&message.origin) {
+            Ok(actor) => actor,
+            Err(refusal) => {
+                let refused = Executed::Refused {
+                    refusal,
+                    case_id: None,
+                };
+                return ("any", refused);
+            }
+        };
+        let request = parse(message);
+        let name = request.name();
+        tracing::Span::current().record("command", name);
+        let executed = match request {
+            Request::Command(command) => {
+                let deps = Deps {
+                    support: &inner.support,
+                    store: &*inner.store,
+                    policy: &inner.policy,
+                    lang: inner.config.lang,
+                };
+                let run = execute(&deps, &message.origin, &actor, command);
+                tokio::time::timeout(inner.config.command_deadline, run)
+                    .await
+                    .unwrap_or(Executed::TimedOut)
+            }
+            Request::Unsupported => Executed::Unsupported,
+            Request::Invalid(err) => Executed::Invalid(err),
+        };
+        (name, executed)
+    }
+
+    /// The deliver stage, with the route of `message` and the robot's secrets; counts a reply
+    /// that did not reach the group.
+    async fn deliver(&self, message: &Message, reply: OutboundMessage) -> Delivery {
+        let keys = self.keys().await.ok();
+        let route = Route {
+            mode: self.inner.config.reply,
+            session: message.origin.session.as_ref(),
+            secrets: keys.as_deref().map(|keys| &keys.secrets),
+        };
+        let delivery = deliver(&self.inner.sender, route, reply).await;
+        if delivery.is_failure() {
+            self.inner.reply_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        delivery
     }
 
     /// Processes `admitted` in the background, in the current tracing span; [`drain`]

@@ -85,6 +85,10 @@ pub enum Error {
 
 impl Error {
     /// The state store failed while doing `what`.
+    #[cfg_attr(
+        not(any(feature = "sqlite", feature = "dynamodb", test)),
+        allow(dead_code)
+    )]
     pub(crate) fn store(what: &'static str, source: impl Into<BoxError>) -> Self {
         Self::Store {
             what,
