@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use case_bot_core::{
-    CALLBACK_PATH, CallbackService, CaseBot, Config, HEALTH_PATH, SecretSource, SecretsFrom,
-    SecretsManagerSource, SqliteStore, StaticSecrets, SupportBackend, json_response, rejection,
+    CALLBACK_PATH, CallbackService, CaseBot, Config, DynamoStore, HEALTH_PATH, READY_PATH,
+    SecretSource, SecretsFrom, SecretsManagerSource, SqliteStore, StaticSecrets, Store,
+    SupportBackend, json_response, rejection,
 };
 use clap::{Args, ValueEnum};
-use dingtalk_robot::{AppSecret, RetryPolicy, Sender};
+use dingtalk_robot::AppSecret;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use support_commands::{AwsSupport, AwsSupportConfig, Sandbox, SandboxConfig, SupportApi};
@@ -34,7 +35,8 @@ pub(crate) struct ServeArgs {
     listen: SocketAddr,
     #[command(flatten)]
     config: Config,
-    /// The embedded state store (SQLite file).
+    /// The state store: a SQLite file (one server), or `dynamodb:TABLE` to share claims and
+    /// the outbox between servers.
     #[arg(long, env = "CASE_BOT_STATE", default_value = "casebot-state.db")]
     state: PathBuf,
     /// Log format (level: CASE_BOT_LOG, e.g. info).
@@ -59,14 +61,6 @@ pub(crate) struct ServeArgs {
     /// idle connection stays open.
     #[arg(long, env = "CASE_BOT_READ_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     read_timeout_ms: u64,
-    /// Milliseconds to wait before retrying a reply DingTalk throttled (errcode 130101); up
-    /// to 11 retries, enough to outlast DingTalk's 10-minute block at the default.
-    #[arg(
-        long,
-        env = "CASE_BOT_DINGTALK_RETRY_WAIT_MS",
-        default_value_t = 60_000
-    )]
-    dingtalk_retry_wait_ms: u64,
     /// Sandbox: seconds until the simulated AWS engineer answers.
     #[arg(long, env = "CASE_BOT_SANDBOX_REPLY_AFTER", default_value_t = 30)]
     sandbox_reply_after: u64,
@@ -124,7 +118,7 @@ async fn secrets(
     }
 }
 
-/// The bot's two routes; everything else is 404.
+/// The bot's routes (callback, liveness, readiness); everything else is 404.
 #[derive(Clone, Debug)]
 struct App {
     bot: CaseBot,
@@ -148,7 +142,18 @@ impl hyper::service::Service<hyper::Request<Incoming>> for App {
                 HEALTH_PATH if request.method() == http::Method::GET => {
                     json_response(http::StatusCode::OK, &app.bot.health())
                 }
-                HEALTH_PATH => rejection(http::StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+                READY_PATH if request.method() == http::Method::GET => {
+                    let readiness = app.bot.readiness().await;
+                    let status = if readiness.ready {
+                        http::StatusCode::OK
+                    } else {
+                        http::StatusCode::SERVICE_UNAVAILABLE
+                    };
+                    json_response(status, &readiness)
+                }
+                HEALTH_PATH | READY_PATH => {
+                    rejection(http::StatusCode::METHOD_NOT_ALLOWED, "use GET")
+                }
                 _ => rejection(
                     http::StatusCode::NOT_FOUND,
                     "no such route; DingTalk posts to /dingtalk/callback",
@@ -163,8 +168,14 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     let started = Instant::now();
     init_logs(args.log_format);
     let config = args.config;
+    let table = args
+        .state
+        .to_str()
+        .and_then(|state| state.strip_prefix("dynamodb:"))
+        .map(str::to_owned);
     let needs_aws = config.support == SupportBackend::Aws
-        || config.secrets_from(SecretsFrom::Env) == SecretsFrom::Aws;
+        || config.secrets_from(SecretsFrom::Env) == SecretsFrom::Aws
+        || table.is_some();
     let sdk = if needs_aws {
         Some(
             aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -189,31 +200,28 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
             ..SandboxConfig::default()
         })),
     };
-    let store = SqliteStore::open(&args.state).map_err(|source| Failure::State {
-        path: args.state.clone(),
-        source,
-    })?;
-    let sender = Sender::builder()
-        .api_base(&config.dingtalk_api_base)
-        // Local tools such as `case-bot say` play DingTalk on loopback: trusted in sandbox mode only.
-        .trust_loopback_session_webhooks(config.support == SupportBackend::Sandbox)
-        .retry(
-            RetryPolicy::default()
-                .rate_limited_wait(Duration::from_millis(args.dingtalk_retry_wait_ms)),
-        )
-        .build()
-        .map_err(|err| Failure::Config(err.into()))?;
+    let store: Arc<dyn Store> = match (&table, &sdk) {
+        (Some(table), Some(sdk)) => Arc::new(DynamoStore::new(sdk, table.as_str())),
+        _ => Arc::new(
+            SqliteStore::open(&args.state).map_err(|source| Failure::State {
+                path: args.state.clone(),
+                source,
+            })?,
+        ),
+    };
     let reply = config.reply;
     let support_name = match config.support {
         SupportBackend::Aws => "aws",
         _ => "sandbox (no AWS account needed)",
     };
     let bot = CaseBot::builder(support, secrets)
-        .store(Arc::new(store))
+        .store(store)
         .config(config)
-        .sender(sender)
         .build()
         .map_err(Failure::Config)?;
+    // The courier (pending replies from before a restart), recovery of claims a crash left
+    // unfinished, and the store's upkeep.
+    bot.start();
     let read_timeout = Duration::from_millis(args.read_timeout_ms);
     let app = App {
         callback: CallbackService::new(bot.clone()).body_timeout(read_timeout),
@@ -237,8 +245,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         );
     };
     serve(args.listen, app, limits, ready).await?;
-    if !bot.drain(Duration::from_secs(20)).await {
-        tracing::warn!("some replies were still running at shutdown");
+    // Commands running get a moment to finish; what they or the courier leave is durable
+    // (claims are recovered, the outbox resumes at the next start).
+    if !bot.drain(Duration::from_secs(10)).await {
+        tracing::warn!("some commands were still running at shutdown: recovered at the next start");
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use case_bot_core::Store as _;
+use case_bot_core::{AuditStore as _, CaseLinkStore as _};
 use casebot_testkit::MotoServer;
 use common::*;
 use dingtalk_robot::AppSecret;
@@ -67,10 +67,12 @@ async fn legacy_corpus_and_every_new_command_work_end_to_end_on_moto() {
         .body()
         .unwrap()
         .to_owned();
+    let (text, token) = body.split_once(" (casebot ref ").unwrap();
     assert_eq!(
-        body,
+        text,
         "i-0abc 从 10:00 起 SSH 超时\n\n— 张三 通过钉钉群「运维值班」提交"
     );
+    assert!(token.ends_with(')') && token.len() == 11, "{body}");
 
     // New commands.
     let reply = say(&fake, &bot, &format!("查看 {case_id}")).await;
@@ -288,37 +290,37 @@ async fn dingtalk_throttling_and_outage_delay_the_reply_but_do_not_lose_it() {
     fake.fail_next(2);
     let reply = say(&fake, &bot, "工单列表").await;
     assert!(reply.contains("AWS"), "{reply}");
-    let health: serde_json::Value = reqwest::get(format!("{}/healthz", bot.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(health["reply_failures"], 0);
+    let (status, ready) = bot.readyz().await;
+    assert_eq!((status, &ready["undelivered"]), (200, &0.into()), "{ready}");
 }
 
 #[tokio::test]
-async fn shutdown_stops_accepting_and_waits_for_a_reply_still_being_retried() {
+async fn sigterm_stops_at_once_and_the_reply_still_being_retried_goes_out_after_the_restart() {
     let fake = FakeDingTalk::start().await.unwrap();
     let state = temp_state("drain");
-    let bot = start_bot(&fake, None, &state, &[], &[]);
+    let slow_retry = [("CASE_BOT_DINGTALK_BACKOFF_MS", "3000")];
+    let bot = start_bot(&fake, None, &state, &[], &slow_retry);
     let base = bot.base.clone();
-    // DingTalk answers 500 twice: the reply goes out on the third try, about 1.5 s later.
-    fake.fail_next(2);
+    // DingTalk answers 500: the reply waits 3 s for its next attempt.
+    fake.fail_next(1);
     let (status, _) = post(
         fake.callback("帮助")
             .build(&bot.url, &AppSecret::new(APP_SECRET)),
     )
     .await;
     assert_eq!(status, 200);
+    // The first attempt is at once; after it the reply waits in the outbox.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(bot.readyz().await.1["backlog"], 1);
     assert!(
         fake.messages().is_empty(),
-        "the reply is still being retried"
+        "the reply is waiting for its retry"
     );
 
     // The test's runtime also runs the fake DingTalk, so wait for the exit off it.
+    let started = std::time::Instant::now();
     let stopped = tokio::task::spawn_blocking(move || bot.stop_gracefully());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let refused = tokio::time::timeout(
         Duration::from_millis(500),
         reqwest::get(format!("{base}/healthz")),
@@ -330,21 +332,33 @@ async fn shutdown_stops_accepting_and_waits_for_a_reply_still_being_retried() {
         "no new connection is accepted while shutting down"
     );
     stopped.await.unwrap();
-    let got = fake.messages();
-    assert_eq!(got.len(), 1, "the reply was delivered before the exit");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stops at once: {:?}",
+        started.elapsed()
+    );
+    assert!(fake.messages().is_empty());
+
+    // The next start resumes the outbox: the reply goes out, once.
+    let bot = start_bot(&fake, None, &state, &[], &slow_retry);
+    let got = fake.wait_for_messages(1, Duration::from_secs(10)).await;
+    assert_eq!(got.len(), 1);
     assert!(
         got[0].text().contains("查找ServiceCode:"),
         "{}",
         got[0].text()
     );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fake.messages().len(), 1, "exactly once");
+    assert_eq!(bot.readyz().await.1["backlog"], 0);
 }
 
 #[tokio::test]
-async fn undeliverable_reply_is_counted_in_healthz() {
+async fn an_undeliverable_reply_is_counted_in_readyz_logged_and_audited() {
     let fake = FakeDingTalk::start().await.unwrap();
     let state = temp_state("undeliverable");
     let bot = start_bot(&fake, None, &state, &[], &[]);
-    // An expired sessionWebhook and no way around it: the failure must show in /healthz.
+    // An expired sessionWebhook and no way around it: the failure must show.
     let request = fake
         .callback("帮助")
         .session_ttl(Duration::ZERO)
@@ -361,21 +375,20 @@ async fn undeliverable_reply_is_counted_in_healthz() {
         .unwrap()
         .status();
     assert_eq!(status.as_u16(), 200);
-    let mut failures = serde_json::Value::Null;
+    let mut undelivered = serde_json::Value::Null;
     for _ in 0..50 {
-        let health: serde_json::Value = reqwest::get(format!("{}/healthz", bot.base))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        failures = health["reply_failures"].clone();
-        if failures != 0 {
+        undelivered = bot.readyz().await.1["undelivered"].clone();
+        if undelivered != 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(failures, 1);
+    assert_eq!(undelivered, 1);
+    bot.stop_gracefully();
+    let store = case_bot_core::SqliteStore::open(state.path()).unwrap();
+    let audit = store.recent_audit(10).await.unwrap();
+    let outcomes: Vec<(&str, &str)> = audit.iter().map(|r| (&*r.command, &*r.outcome)).collect();
+    assert_eq!(outcomes, [("help", "undelivered"), ("help", "help")]);
 }
 
 #[tokio::test]

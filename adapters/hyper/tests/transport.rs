@@ -190,7 +190,7 @@ async fn start_up_warnings_and_json_request_logs_carry_the_span_fields_but_no_me
     assert!(handled["span"]["latency_ms"].is_u64(), "{handled}");
     let replied = lines
         .iter()
-        .find(|l| message(l) == "replied")
+        .find(|l| message(l) == "processed")
         .unwrap_or_else(|| panic!("no line for the reply: {stderr}"));
     let span = &replied["span"];
     assert_eq!(span["id"], handled["span"]["id"], "one span per request");

@@ -25,7 +25,7 @@ use case_bot_core::{
     json_response, rejection,
 };
 use clap::{CommandFactory as _, FromArgMatches as _, Parser};
-use dingtalk_robot::{RetryPolicy, Sender};
+use dingtalk_robot::{RateLimit, RetryPolicy, Sender};
 use http_body_util::Full;
 use lambda_http::Request;
 use support_commands::{AwsSupport, AwsSupportConfig, Sandbox, SupportApi};
@@ -123,13 +123,15 @@ pub async fn bot_from_env() -> Result<CaseBot, case_bot_core::Error> {
     let sender = Sender::builder()
         .api_base(&config.dingtalk_api_base)
         .timeout(REPLY_TIMEOUT)
-        // No long waits inside a Lambda invocation: one quick retry, then the failure is logged.
+        .rate_limit(RateLimit::new(
+            config.messages_per_minute,
+            Duration::from_secs(60),
+        ))
+        // No waits inside an invocation: the outbox retries, from the scheduled drain.
         .retry(
             RetryPolicy::default()
-                .rate_limited_wait(Duration::from_millis(200))
-                .rate_limited_retries(1)
-                .transient_backoff(Duration::from_millis(100))
-                .transient_retries(1),
+                .rate_limited_retries(0)
+                .transient_retries(0),
         )
         .build()?;
     CaseBot::builder(support, secrets)

@@ -171,12 +171,60 @@ pub struct Config {
     /// The custom robot's 加签 secret (environment only).
     #[arg(long, env = "DINGTALK_WEBHOOK_SECRET", hide = true, hide_env_values = true, value_parser = secret::<WebhookSecret>)]
     pub webhook_secret: Option<WebhookSecret>,
-    /// Deadline for running one command against AWS (the Lambda function sets its own).
-    #[arg(skip = Duration::from_secs(20))]
+    /// Milliseconds a command may wait for AWS. A read that takes longer is answered "timed
+    /// out, try again"; a write (create, reply, resolve) is answered "AWS is slow", keeps
+    /// running, and its outcome is posted when known.
+    #[arg(long = "command-deadline-ms", env = "CASE_BOT_COMMAND_DEADLINE_MS", default_value = "20000", value_parser = millis)]
     pub command_deadline: Duration,
+    /// The conversation (`conversationId`) the custom robot (`DINGTALK_ACCESS_TOKEN`) posts
+    /// to. Only there does it stand in for an expired or missing sessionWebhook: a reply never
+    /// goes to another group.
+    #[arg(long, env = "CASE_BOT_ROBOT_CONVERSATION")]
+    pub robot_conversation: Option<String>,
+    /// Messages a minute to one conversation (DingTalk allows 20).
+    #[arg(long, env = "CASE_BOT_MESSAGES_PER_MINUTE", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub messages_per_minute: u32,
+    /// Milliseconds DingTalk's throttling (errcode 130101) pauses every send of the robot.
+    #[arg(long = "dingtalk-retry-wait-ms", env = "CASE_BOT_DINGTALK_RETRY_WAIT_MS", default_value = "60000", value_parser = millis)]
+    pub throttled_wait: Duration,
+    /// Milliseconds before the first retry of a send that failed in transit (or with a 5xx);
+    /// doubled each time, up to 5 minutes, 16 attempts in all.
+    #[arg(long = "dingtalk-backoff-ms", env = "CASE_BOT_DINGTALK_BACKOFF_MS", default_value = "2000", value_parser = millis)]
+    pub send_backoff: Duration,
+    /// Replies waiting for one conversation beyond which its new commands are not run: the
+    /// group is told the bot is behind.
+    #[arg(long, env = "CASE_BOT_BACKLOG_LIMIT", default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
+    pub backlog_limit: u32,
+    /// Days the audit trail (and undelivered messages) are kept.
+    #[arg(long, env = "CASE_BOT_AUDIT_DAYS", default_value_t = 400, value_parser = clap::value_parser!(u32).range(1..))]
+    pub audit_days: u32,
+    /// Test only: abort the process at this point of every command, to test recovery.
+    #[arg(long, env = "CASE_BOT_TEST_CRASH_AT", value_enum, hide = true)]
+    pub test_crash_at: Option<CrashPoint>,
     /// How long a `msgId` is remembered, to drop redeliveries.
     #[arg(skip = Duration::from_secs(3600))]
     pub idempotency_ttl: Duration,
+}
+
+/// Where `--test-crash-at` aborts the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[non_exhaustive]
+pub enum CrashPoint {
+    /// The claim is durable; nothing else happened.
+    AfterClaim,
+    /// AWS answered; nothing was recorded.
+    AfterAws,
+    /// The reply is in the outbox; the claim is not marked done.
+    AfterOutbox,
+}
+
+/// A number of milliseconds.
+fn millis(value: &str) -> Result<Duration, String> {
+    value
+        .trim()
+        .parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| "a number of milliseconds".to_owned())
 }
 
 /// A secret value from the environment, trimmed. An empty one is kept here and counts as
@@ -203,6 +251,13 @@ impl Default for Config {
             access_token: None,
             webhook_secret: None,
             command_deadline: Duration::from_secs(20),
+            robot_conversation: None,
+            messages_per_minute: 20,
+            throttled_wait: Duration::from_secs(60),
+            send_backoff: Duration::from_secs(2),
+            backlog_limit: 40,
+            audit_days: 400,
+            test_crash_at: None,
             idempotency_ttl: Duration::from_secs(3600),
         }
     }

@@ -71,6 +71,9 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// A bug: a task of the bot's failed (it panicked).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A setting is invalid.
     #[error("{setting} `{value}`: {expected}")]
     Config {
@@ -96,6 +99,11 @@ impl Error {
         }
     }
 
+    /// A task of the bot's failed.
+    pub(crate) fn internal(err: impl std::fmt::Display) -> Self {
+        Self::Internal(err.to_string())
+    }
+
     /// The HTTP status for a request this error ends: 4xx when the request is at fault, 503
     /// when the bot cannot work right now (secret or store unavailable), 500 for a setting.
     ///
@@ -116,7 +124,7 @@ impl Error {
             Self::SecretMalformed | Self::SecretUnavailable { .. } | Self::Store { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Self::Config { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Config { .. } | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

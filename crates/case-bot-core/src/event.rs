@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use dingtalk_robot::{InboundMessage, MessageContent, OutboundMessage, SessionWebhook};
 
 use crate::error::Error;
+use crate::store::Claim;
 
 /// Something that reaches the bot. Transports only translate their input into one of these:
 /// the HTTP callback and (next) DingTalk Stream mode bring messages; card button clicks and
@@ -52,7 +53,7 @@ pub enum Admission {
 #[derive(Debug)]
 pub struct Admitted {
     pub(crate) event: Box<Event>,
-    pub(crate) claim_key: Option<String>,
+    pub(crate) claim: Claim,
 }
 
 /// Who sent a message, from where, and where a reply may go.
@@ -103,20 +104,22 @@ impl From<InboundMessage> for Message {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Delivery {
-    /// Posted to the group: how many DingTalk messages it took.
-    Sent {
-        /// Messages posted (a long reply is split).
+    /// In the outbox, durable: the courier posts it to the group (how many DingTalk messages
+    /// it takes; a long reply is split).
+    Queued {
+        /// Messages queued.
         parts: usize,
     },
     /// For the transport to answer with (`--reply response`): the first DingTalk message of
-    /// the reply, and what came of posting the rest to the group (how many messages).
+    /// the reply, and what came of queueing the rest (how many messages).
     Inline {
         /// The first DingTalk message of the reply.
         first: OutboundMessage,
-        /// The rest, posted: how many messages, or why not.
+        /// The rest, queued: how many messages, or why not.
         rest: Result<usize, Error>,
     },
-    /// Not delivered; the reply is in the error log.
+    /// Not queued: the reply had nowhere to go (it is in the error log), or the store failed
+    /// (the claim is finished when it works again).
     Failed(Error),
     /// A redelivered event: nothing was done.
     Duplicate,
@@ -126,7 +129,7 @@ impl Delivery {
     /// Whether some of the reply did not reach the group.
     ///
     /// ```
-    /// assert!(!case_bot_core::Delivery::Sent { parts: 1 }.is_failure());
+    /// assert!(!case_bot_core::Delivery::Queued { parts: 1 }.is_failure());
     /// ```
     #[must_use]
     pub fn is_failure(&self) -> bool {
@@ -160,6 +163,16 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The outcome of an event the bot could not work on (its store failed).
+    pub(crate) fn unavailable(command: &'static str, err: Error) -> Self {
+        Self {
+            command,
+            result: Cow::Borrowed("unavailable"),
+            case_id: None,
+            delivery: Delivery::Failed(err),
+        }
+    }
+
     /// The outcome of a redelivered event.
     pub(crate) fn duplicate() -> Self {
         Self {

@@ -25,8 +25,10 @@ use crate::event::{Admission, Delivery, Event};
 
 /// The callback path (the robot's "消息接收地址").
 pub const CALLBACK_PATH: &str = "/dingtalk/callback";
-/// The health check's path.
+/// The liveness check's path: the process answers.
 pub const HEALTH_PATH: &str = "/healthz";
+/// The readiness check's path: 503 while store writes fail ([`CaseBot::readiness`]).
+pub const READY_PATH: &str = "/readyz";
 
 /// A JSON response.
 ///
@@ -68,6 +70,9 @@ fn error_response(err: &Error) -> Response<Full<Bytes>> {
     rejection(status, &err.to_string())
 }
 
+/// How long a transport with no life after its answer sends the outbox before answering.
+const DELIVER_BEFORE_RESPONSE: Duration = Duration::from_secs(5);
+
 /// The settings of the skin.
 #[derive(Debug, Clone, Copy)]
 struct Limits {
@@ -88,7 +93,7 @@ struct Limits {
 /// | 408 | the body did not arrive in time |
 /// | 413 | the body is over the limit (64 KiB) |
 /// | 415 | a declared content type other than JSON (no content type is tolerated) |
-/// | 503 | the robot's secret could not be read |
+/// | 503 | the robot's secret could not be read, or its store cannot take the message (nothing was done; send it again) |
 ///
 /// ```
 /// use std::sync::Arc;
@@ -226,7 +231,7 @@ impl CallbackService {
         // The signature first: an unsigned body is not even parsed.
         self.bot.verify(&parts.headers).await?;
         let message = InboundMessage::from_json(&body)?;
-        let admitted = match self.bot.admit(Event::Message(message)).await {
+        let admitted = match self.bot.admit(Event::Message(message)).await? {
             Admission::Fresh(admitted) => admitted,
             Admission::Duplicate => {
                 return Ok(json_response(
@@ -240,7 +245,12 @@ impl CallbackService {
             self.bot.spawn(admitted);
             return Ok(json_response(StatusCode::OK, &serde_json::json!({})));
         }
-        Ok(match self.bot.process(admitted).await.delivery {
+        let delivery = self.bot.process(admitted).await.delivery;
+        if self.limits.reply_before_response {
+            // Nothing runs after the answer (Lambda): send what is due now.
+            self.bot.deliver_pending(DELIVER_BEFORE_RESPONSE).await;
+        }
+        Ok(match delivery {
             Delivery::Inline { first, .. } => json_response(StatusCode::OK, &first),
             _ => json_response(StatusCode::OK, &serde_json::json!({})),
         })

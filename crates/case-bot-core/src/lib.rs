@@ -43,16 +43,17 @@ mod config;
 mod error;
 mod event;
 mod http;
+mod outbox;
 mod pipeline;
 mod policy;
 mod secrets;
 mod store;
 
-pub use bot::{CaseBot, CaseBotBuilder, Health};
-pub use config::{Config, ReplyMode, ResolvePolicy, SecretsFrom, SupportBackend};
+pub use bot::{CaseBot, CaseBotBuilder, Health, Readiness};
+pub use config::{Config, CrashPoint, ReplyMode, ResolvePolicy, SecretsFrom, SupportBackend};
 pub use error::{BoxError, Error};
 pub use event::{Admission, Admitted, Delivery, Event, Outcome};
-pub use http::{CALLBACK_PATH, CallbackService, HEALTH_PATH, json_response, rejection};
+pub use http::{CALLBACK_PATH, CallbackService, HEALTH_PATH, READY_PATH, json_response, rejection};
 #[cfg(feature = "aws")]
 pub use secrets::SecretsManagerSource;
 pub use secrets::{DEFAULT_SECRET_ID, SecretSource, Secrets, StaticSecrets};
@@ -60,4 +61,7 @@ pub use secrets::{DEFAULT_SECRET_ID, SecretSource, Secrets, StaticSecrets};
 pub use store::DynamoStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
-pub use store::{AuditRecord, CaseLink, MemoryStore, Store};
+pub use store::{
+    AuditRecord, AuditStore, CaseLink, CaseLinkStore, Claim, ClaimState, ClaimStore, DeliveryState,
+    Destination, MemoryStore, OutboxEntry, OutboxStore, Settlement, Store,
+};

@@ -329,11 +329,13 @@ async fn the_pipeline_runs_without_http_from_a_message_to_a_delivered_reply() {
     let outcome = bot.on_message(msg(create, "m-create")).await;
     assert_eq!((outcome.command, &*outcome.result), ("create", "ok"));
     assert!(
-        matches!(outcome.delivery, Delivery::Sent { parts: 1 }),
+        matches!(outcome.delivery, Delivery::Queued { parts: 1 }),
         "{:?}",
         outcome.delivery
     );
     let case_id = outcome.case_id.unwrap();
+    // The courier sends what the pipeline put in the outbox.
+    assert!(bot.deliver_pending(Duration::from_secs(5)).await);
     assert!(fake.messages()[0].text().contains(&case_id));
     let again = bot.on_message(msg(create, "m-create")).await;
     assert!(matches!(again.delivery, Delivery::Duplicate));
@@ -345,6 +347,7 @@ async fn the_pipeline_runs_without_http_from_a_message_to_a_delivered_reply() {
         ("resolve", "ok"),
         "the opener may resolve"
     );
+    assert!(bot.deliver_pending(Duration::from_secs(5)).await);
     assert_eq!(fake.messages().len(), 2);
 }
 

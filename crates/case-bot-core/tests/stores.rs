@@ -4,9 +4,11 @@
 
 mod common;
 
+use common::take;
+
 use std::sync::Arc;
 
-use case_bot_core::{MemoryStore, SqliteStore, Store};
+use case_bot_core::{AuditStore as _, CaseLinkStore as _, MemoryStore, SqliteStore};
 use casebot_testkit::TempDir;
 
 #[tokio::test]
@@ -19,7 +21,7 @@ async fn memory_and_sqlite_stores_keep_the_same_contract() {
     // Reopened, the data is still there.
     let reopened = SqliteStore::open(&path).unwrap();
     assert!(reopened.case("case-1").await.unwrap().is_some());
-    assert!(!reopened.claim("msg:a", 60_000).await.unwrap());
+    assert!(!take(&reopened, "msg:a").await);
     let recent: Vec<String> = reopened
         .recent_audit(5)
         .await
@@ -27,7 +29,7 @@ async fn memory_and_sqlite_stores_keep_the_same_contract() {
         .into_iter()
         .map(|r| r.command.into_owned())
         .collect();
-    assert_eq!(recent, ["c2", "c1", "c0"]);
+    assert_eq!(recent, ["c1", "c2", "c1", "c0"]);
 }
 
 fn audit_of(claim_key: &str) -> case_bot_core::AuditRecord {
@@ -56,7 +58,7 @@ async fn sqlite_writes_are_in_the_file_when_the_call_returns() {
     let path = dir.path().join("state.db");
     let store = SqliteStore::open(&path).unwrap();
     for i in 0..100 {
-        assert!(store.claim(&format!("msg:{i}"), 60_000).await.unwrap());
+        assert!(take(&store, &format!("msg:{i}")).await);
         store.audit(audit_of(&format!("msg:{i}"))).await.unwrap();
     }
     // Another connection sees every claim and row at once: no write-behind queue to flush.
@@ -72,11 +74,11 @@ async fn sqlite_writes_are_in_the_file_when_the_call_returns() {
     let reopened = SqliteStore::open(&path).unwrap();
     for i in 0..100 {
         assert!(
-            !reopened.claim(&format!("msg:{i}"), 60_000).await.unwrap(),
+            !take(&reopened, &format!("msg:{i}")).await,
             "msg:{i} held after a restart"
         );
     }
-    assert!(reopened.claim("msg:new", 60_000).await.unwrap());
+    assert!(take(&reopened, "msg:new").await);
     let recent = reopened.recent_audit(200).await.unwrap();
     let keys: Vec<String> = recent
         .iter()
@@ -114,14 +116,8 @@ async fn sqlite_takes_over_claims_an_older_version_kept_in_audit_rows() {
                     (2, '张三', 'cid', 'help', 'help', 'msg:expired', 1);",
     );
     let store = SqliteStore::open(&path).unwrap();
-    assert!(
-        !store.claim("msg:held", 60_000).await.unwrap(),
-        "still held"
-    );
-    assert!(
-        store.claim("msg:expired", 60_000).await.unwrap(),
-        "expired, so free"
-    );
+    assert!(!take(&store, "msg:held").await, "still held");
+    assert!(take(&store, "msg:expired").await, "expired, so free");
     assert_eq!(store.recent_audit(5).await.unwrap().len(), 2);
 }
 
@@ -143,15 +139,12 @@ async fn sqlite_opens_a_file_from_before_the_claim_columns() {
         (&*recent[0].command, recent[0].claim_key.as_deref()),
         ("create", None)
     );
-    assert!(
-        !store.claim("msg:old", 60_000).await.unwrap(),
-        "old claims still held"
-    );
-    assert!(store.claim("msg:next", 60_000).await.unwrap());
+    assert!(!take(&store, "msg:old").await, "old claims still held");
+    assert!(take(&store, "msg:next").await);
     store.audit(audit_of("msg:next")).await.unwrap();
     drop(store);
     let reopened = SqliteStore::open(&path).unwrap();
-    assert!(!reopened.claim("msg:next", 60_000).await.unwrap());
+    assert!(!take(&reopened, "msg:next").await);
 }
 
 #[tokio::test]
@@ -162,9 +155,7 @@ async fn sqlite_claims_are_atomic_under_concurrency() {
     let mut handles = Vec::new();
     for _ in 0..32 {
         let store = Arc::clone(&store);
-        handles.push(tokio::spawn(async move {
-            store.claim("msg:race", 60_000).await.unwrap()
-        }));
+        handles.push(tokio::spawn(async move { take(&*store, "msg:race").await }));
     }
     let mut winners = 0;
     for handle in handles {

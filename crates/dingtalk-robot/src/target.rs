@@ -94,6 +94,18 @@ impl SessionWebhook {
         self.conversation_id.as_deref()
     }
 
+    /// The webhook URL. Anyone who has it may post to the group until it expires: keep it
+    /// out of logs.
+    ///
+    /// ```
+    /// let hook = dingtalk_robot::SessionWebhook::new("https://oapi.dingtalk.com/robot/sendBySession?session=x", None);
+    /// assert!(hook.url().ends_with("session=x"));
+    /// ```
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// When the webhook expires, Unix milliseconds.
     ///
     /// ```

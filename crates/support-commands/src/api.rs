@@ -62,6 +62,51 @@ pub trait SupportApi: Send + Sync {
 
     /// ResolveCase.
     async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, Error>;
+
+    /// The case whose newest communications contain `token`: in `case` only, or else among the
+    /// ten newest cases. A write whose outcome is unknown (its answer was lost, or the process
+    /// died) is looked up by a token written into its text, rather than sent again.
+    ///
+    /// The default reads the newest page of communications of each candidate
+    /// ([`list_cases`](Self::list_cases), [`describe_case`](Self::describe_case)).
+    ///
+    /// ```
+    /// use support_commands::{NewCase, Sandbox, Severity, SupportApi};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let api = Sandbox::new();
+    /// let id = api.create_case(&NewCase::new("disk", "full (ref 7f3a9c)", Severity::Low)).await.unwrap();
+    /// assert_eq!(api.find_token("ref 7f3a9c", None).await.unwrap(), Some(id));
+    /// assert_eq!(api.find_token("ref 000000", None).await.unwrap(), None);
+    /// # }
+    /// ```
+    async fn find_token(
+        &self,
+        token: &str,
+        case: Option<&CaseRef>,
+    ) -> Result<Option<CaseId>, Error> {
+        let candidates = match case {
+            Some(case) => vec![case.clone()],
+            None => {
+                let filter = CaseFilter {
+                    include_resolved: true,
+                    page_size: Some(10),
+                };
+                let page = self.list_cases(&filter, None).await?;
+                page.cases
+                    .into_iter()
+                    .take(10)
+                    .map(|case| CaseRef::CaseId(case.case_id))
+                    .collect()
+            }
+        };
+        for candidate in candidates {
+            let view = self.describe_case(&candidate, None).await?;
+            if view.communications.iter().any(|c| c.body.contains(token)) {
+                return Ok(Some(view.case.case_id));
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// A shared backend is a backend: `Arc<dyn SupportApi>` can be wrapped (e.g. by [`Cached`]).
@@ -103,6 +148,13 @@ impl<T: SupportApi + ?Sized> SupportApi for Arc<T> {
     }
     async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, Error> {
         (**self).resolve_case(case).await
+    }
+    async fn find_token(
+        &self,
+        token: &str,
+        case: Option<&CaseRef>,
+    ) -> Result<Option<CaseId>, Error> {
+        (**self).find_token(token, case).await
     }
 }
 

@@ -31,9 +31,14 @@ pub struct AwsSupportConfig {
     pub partition: Partition,
     /// Deadline of one operation, retries included (default 10 s).
     pub operation_timeout: Duration,
-    /// Attempts per operation with the standard (exponential backoff) strategy; `None` keeps
-    /// the SDK configuration's (3 by default, or `AWS_MAX_ATTEMPTS`).
+    /// Attempts per read with the standard (exponential backoff) strategy; `None` keeps
+    /// the SDK configuration's (3 by default, or `AWS_MAX_ATTEMPTS`). Writes (CreateCase,
+    /// AddCommunicationToCase, ResolveCase) are always sent once: a retry after a lost answer
+    /// could open a second case.
     pub max_attempts: Option<u32>,
+    /// Deadline of one write (default 120 s): long, because a write cut short has an unknown
+    /// outcome. The bot answers "AWS is slow" long before and reports the real outcome later.
+    pub write_timeout: Duration,
 }
 
 impl Default for AwsSupportConfig {
@@ -42,6 +47,7 @@ impl Default for AwsSupportConfig {
             partition: Partition::Aws,
             operation_timeout: Duration::from_secs(10),
             max_attempts: None,
+            write_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -61,6 +67,7 @@ impl Default for AwsSupportConfig {
 #[derive(Debug, Clone)]
 pub struct AwsSupport {
     client: aws_sdk_support::Client,
+    write_timeout: Duration,
 }
 
 fn transport(err: impl std::fmt::Display) -> Error {
@@ -146,7 +153,19 @@ impl AwsSupport {
         }
         Self {
             client: aws_sdk_support::Client::from_conf(builder.build()),
+            write_timeout: config.write_timeout,
         }
+    }
+
+    /// The configuration of a write: one attempt, and the write deadline.
+    fn write_override(&self) -> aws_sdk_support::config::Builder {
+        aws_sdk_support::config::Builder::default()
+            .retry_config(RetryConfig::standard().with_max_attempts(1))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(self.write_timeout)
+                    .build(),
+            )
     }
 
     /// The region the client signs for (the partition's Support region).
@@ -252,7 +271,12 @@ impl SupportApi for AwsSupport {
         if !case.cc.is_empty() {
             request = request.set_cc_email_addresses(Some(case.cc.clone()));
         }
-        let output = request.send().await.map_err(map_err)?;
+        let output = request
+            .customize()
+            .config_override(self.write_override())
+            .send()
+            .await
+            .map_err(map_err)?;
         output
             .case_id()
             .map(CaseId::new_unchecked)
@@ -328,7 +352,12 @@ impl SupportApi for AwsSupport {
         if !cc.is_empty() {
             request = request.set_cc_email_addresses(Some(cc.to_vec()));
         }
-        request.send().await.map_err(map_err)?;
+        request
+            .customize()
+            .config_override(self.write_override())
+            .send()
+            .await
+            .map_err(map_err)?;
         Ok(ReplyOutcome {
             reopened: before.status == CaseStatus::Resolved,
         })
@@ -339,6 +368,8 @@ impl SupportApi for AwsSupport {
             .client
             .resolve_case()
             .case_id(case.as_str())
+            .customize()
+            .config_override(self.write_override())
             .send()
             .await
             .map_err(map_err)?;

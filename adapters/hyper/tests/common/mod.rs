@@ -44,6 +44,19 @@ impl Bot {
         reading.join().unwrap()
     }
 
+    /// `kill -9`, as a crash would.
+    pub(crate) fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// `/readyz` as JSON, with its status.
+    pub(crate) async fn readyz(&self) -> (u16, serde_json::Value) {
+        let response = reqwest::get(format!("{}/readyz", self.base)).await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
     fn stop(&mut self) {
         let pid = self.child.id().to_string();
         let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
@@ -83,6 +96,7 @@ pub(crate) fn start_bot(
             "--dingtalk-retry-wait-ms",
             "200",
         ])
+        .env("CASE_BOT_DINGTALK_BACKOFF_MS", "100")
         .args(extra)
         .env("DINGTALK_APP_SECRET", APP_SECRET)
         .env("DINGTALK_ACCESS_TOKEN", TOKEN)

@@ -1,35 +1,27 @@
-//! The claim stage: an event's idempotency key, taken in the store before anything is done.
+//! The claim stage: an event's key, its state and the event itself, in the store before the
+//! bot answers it. A store that cannot take the claim stops the event here (fail closed).
 
-use std::time::Duration;
-
-use crate::store::Store;
+use crate::error::Error;
+use crate::store::{Claim, ClaimState, ClaimStore};
 
 /// Whether an event is new.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Claim {
-    /// New (or without a key): go on. `key` is what the audit row names.
-    Fresh { key: Option<String> },
-    /// Another delivery of the same event holds the key: do nothing.
-    Duplicate,
+pub(crate) enum Claimed {
+    /// New: taken, and durable.
+    Fresh(Claim),
+    /// Another delivery of the same event holds the key, in this state: do nothing.
+    Duplicate(ClaimState),
 }
 
-/// Claims `key` for `ttl`.
+/// Takes `claim` in `store`.
 ///
-/// When the store cannot answer, a duplicate cannot be recognised; the event is handled
-/// anyway, because answering is better than dropping it.
-pub(crate) async fn claim(store: &dyn Store, key: Option<String>, ttl: Duration) -> Claim {
-    let Some(key) = key else {
-        return Claim::Fresh { key: None };
-    };
-    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-    match store.claim(&key, ttl_ms).await {
-        Ok(true) => Claim::Fresh { key: Some(key) },
-        Ok(false) => Claim::Duplicate,
-        Err(err) => {
-            tracing::warn!(error = %err, "idempotency check failed; handling the message anyway");
-            Claim::Fresh { key: Some(key) }
-        }
-    }
+/// # Errors
+/// The store's: the event must then not be acted on (the transport answers 503).
+pub(crate) async fn claim(store: &dyn ClaimStore, claim: Claim) -> Result<Claimed, Error> {
+    Ok(match store.claim(&claim).await? {
+        None => Claimed::Fresh(claim),
+        Some(held) => Claimed::Duplicate(held),
+    })
 }
 
 #[cfg(test)]
@@ -38,13 +30,23 @@ mod tests {
     use crate::store::MemoryStore;
 
     #[tokio::test]
-    async fn a_key_is_fresh_once_then_a_duplicate_and_no_key_is_always_fresh() {
+    async fn a_key_is_fresh_once_then_a_duplicate_in_the_holders_state() {
         let store = MemoryStore::default();
-        let ttl = Duration::from_secs(60);
-        let key = || Some("msg:m1".to_owned());
-        assert_eq!(claim(&store, key(), ttl).await, Claim::Fresh { key: key() });
-        assert_eq!(claim(&store, key(), ttl).await, Claim::Duplicate);
-        assert_eq!(claim(&store, None, ttl).await, Claim::Fresh { key: None });
-        assert_eq!(claim(&store, None, ttl).await, Claim::Fresh { key: None });
+        let new = || Claim::new("msg:m1", "{}", "t1", 0, i64::MAX / 2);
+        assert!(matches!(claim(&store, new()).await, Ok(Claimed::Fresh(_))));
+        assert_eq!(
+            claim(&store, new()).await.unwrap(),
+            Claimed::Duplicate(ClaimState::Accepted)
+        );
+        assert!(
+            store
+                .advance("msg:m1", ClaimState::Accepted, ClaimState::Done)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            claim(&store, new()).await.unwrap(),
+            Claimed::Duplicate(ClaimState::Done)
+        );
     }
 }

@@ -12,7 +12,7 @@ use super::Support;
 use crate::error::Error;
 use crate::event::Origin;
 use crate::policy::{Actor, Policy, Refusal};
-use crate::store::Store;
+use crate::store::CaseLinkStore;
 
 /// Which operation failed, for the reply's header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,8 +75,24 @@ pub(crate) enum Executed {
     },
     /// The bot's own fault (its store), so the command was not run.
     Unavailable(Error),
-    /// The command did not finish within its deadline.
+    /// A read did not finish within its deadline.
     TimedOut,
+    /// A write did not finish within its deadline: its outcome is not known yet, and is
+    /// reported when it is.
+    Slow {
+        action: Action,
+    },
+    /// The same case (same conversation, subject and body) is still being created.
+    StillCreating,
+    /// The conversation's replies are backed up: the command was not run.
+    Behind {
+        pending: usize,
+    },
+    /// After a restart, a write that had started could not be found at AWS: it was not sent
+    /// again (it may yet appear), and the group is asked to check.
+    Unconfirmed {
+        action: Action,
+    },
 }
 
 /// The audit trail's code for an AWS error.
@@ -123,6 +139,10 @@ impl Executed {
             Self::Failed { error, .. } => return error_code(error),
             Self::Unavailable(_) => "unavailable",
             Self::TimedOut => "timeout",
+            Self::Slow { .. } => "slow",
+            Self::StillCreating => "still-creating",
+            Self::Behind { .. } => "behind",
+            Self::Unconfirmed { .. } => "unconfirmed",
         })
     }
 
@@ -147,7 +167,7 @@ impl Executed {
 /// What the execute stage works with.
 pub(crate) struct Deps<'a> {
     pub(crate) support: &'a Support,
-    pub(crate) store: &'a dyn Store,
+    pub(crate) store: &'a dyn CaseLinkStore,
     pub(crate) policy: &'a Policy,
     pub(crate) lang: Lang,
 }
@@ -160,20 +180,37 @@ fn language_code(lang: Lang) -> &'static str {
     }
 }
 
-/// The line AWS sees under a case body or reply, since AWS only sees the bot's role.
-fn attribution(origin: &Origin, lang: Lang) -> String {
+/// How a request token appears in the attribution line: `find_token` looks for this.
+pub(crate) fn token_mark(token: &str) -> String {
+    format!("(casebot ref {token})")
+}
+
+/// The line AWS sees under a case body or reply, since AWS only sees the bot's role; it ends
+/// with the event's request token, by which an unknown outcome is looked up.
+fn attribution(origin: &Origin, lang: Lang, token: &str) -> String {
+    let mark = token_mark(token);
     match (&origin.conversation_title, lang) {
-        (Some(title), Lang::Zh) => format!("\n\n— {} 通过钉钉群「{title}」提交", origin.nick),
-        (Some(title), _) => format!("\n\n— {} via DingTalk group \"{title}\"", origin.nick),
-        (None, Lang::Zh) => format!("\n\n— {} 通过钉钉单聊提交", origin.nick),
-        (None, _) => format!("\n\n— {} via DingTalk", origin.nick),
+        (Some(title), Lang::Zh) => {
+            format!("\n\n— {} 通过钉钉群「{title}」提交 {mark}", origin.nick)
+        }
+        (Some(title), _) => format!(
+            "\n\n— {} via DingTalk group \"{title}\" {mark}",
+            origin.nick
+        ),
+        (None, Lang::Zh) => format!("\n\n— {} 通过钉钉单聊提交 {mark}", origin.nick),
+        (None, _) => format!("\n\n— {} via DingTalk {mark}", origin.nick),
     }
 }
 
 /// `body` signed with the sender, or, when that is longer than AWS takes, its length and the
 /// room left for the text.
-fn with_attribution(origin: &Origin, lang: Lang, body: &str) -> Result<String, (usize, usize)> {
-    let footer = attribution(origin, lang);
+fn with_attribution(
+    origin: &Origin,
+    lang: Lang,
+    token: &str,
+    body: &str,
+) -> Result<String, (usize, usize)> {
+    let footer = attribution(origin, lang, token);
     let total = body.chars().count() + footer.chars().count();
     if total > MAX_BODY_CHARS {
         return Err((total, MAX_BODY_CHARS.saturating_sub(footer.chars().count())));
@@ -181,12 +218,13 @@ fn with_attribution(origin: &Origin, lang: Lang, body: &str) -> Result<String, (
     Ok(format!("{body}{footer}"))
 }
 
-/// Runs `command` for `actor`.
+/// Runs `command` for `actor`; `token` goes into the attribution line of what it writes.
 pub(crate) async fn execute(
     deps: &Deps<'_>,
     origin: &Origin,
     actor: &Actor,
     command: Command,
+    token: &str,
 ) -> Executed {
     let api = deps.support;
     let lang = deps.lang;
@@ -208,7 +246,7 @@ pub(crate) async fn execute(
             Err(err) => failed(Action::Lookup, err),
         },
         Command::CreateCase(mut case) => {
-            case.body = match with_attribution(origin, lang, &case.body) {
+            case.body = match with_attribution(origin, lang, token, &case.body) {
                 Ok(body) => body,
                 Err((total, room)) => return Executed::TooLong { total, room },
             };
@@ -246,7 +284,7 @@ pub(crate) async fn execute(
             }
         }
         Command::Reply { case, body, cc } => {
-            let body = match with_attribution(origin, lang, &body) {
+            let body = match with_attribution(origin, lang, token, &body) {
                 Ok(body) => body,
                 Err((total, room)) => return Executed::TooLong { total, room },
             };
@@ -332,7 +370,7 @@ mod tests {
 
     use super::*;
     use crate::config::{Config, ResolvePolicy};
-    use crate::store::{AuditRecord, CaseLink, MemoryStore};
+    use crate::store::{CaseLink, MemoryStore};
 
     /// The sandbox, with a log of the operations called.
     #[derive(Default)]
@@ -408,28 +446,19 @@ mod tests {
     struct Broken;
 
     #[async_trait]
-    impl Store for Broken {
-        async fn claim(&self, _: &str, _: i64) -> Result<bool, Error> {
-            Err(Error::store("claim", "database is locked"))
-        }
+    impl CaseLinkStore for Broken {
         async fn put_case(&self, _: &str, _: &CaseLink) -> Result<(), Error> {
             Err(Error::store("case link", "database is locked"))
         }
         async fn case(&self, _: &str) -> Result<Option<CaseLink>, Error> {
             Err(Error::store("case link", "database is locked"))
         }
-        async fn audit(&self, _: AuditRecord) -> Result<(), Error> {
-            Err(Error::store("audit", "database is locked"))
-        }
-        async fn recent_audit(&self, _: usize) -> Result<Vec<AuditRecord>, Error> {
-            Err(Error::store("audit", "database is locked"))
-        }
     }
 
     struct World {
         api: Arc<Counting>,
         support: Support,
-        store: Box<dyn Store>,
+        store: Box<dyn CaseLinkStore>,
         policy: Policy,
     }
 
@@ -463,7 +492,7 @@ mod tests {
                 session: None,
             };
             let actor = self.policy.authorize(&origin).unwrap();
-            execute(&deps, &origin, &actor, command).await
+            execute(&deps, &origin, &actor, command, "t0k3n").await
         }
     }
 
@@ -495,7 +524,7 @@ mod tests {
         let body = &view.communications[0].body;
         assert!(body.starts_with("SSH 超时"), "{body}");
         assert!(
-            body.ends_with("— 张三 通过钉钉群「运维值班」提交"),
+            body.ends_with("— 张三 通过钉钉群「运维值班」提交 (casebot ref t0k3n)"),
             "{body}"
         );
     }

@@ -14,6 +14,7 @@
 pub(crate) mod claim;
 pub(crate) mod deliver;
 pub(crate) mod execute;
+pub(crate) mod notices;
 pub(crate) mod parse;
 pub(crate) mod record;
 pub(crate) mod render;

@@ -9,6 +9,7 @@ use support_commands::{
 };
 
 use super::execute::{Action, Executed};
+use super::notices;
 use crate::policy::Refusal;
 
 /// The reply to a command that came to `executed`.
@@ -48,6 +49,10 @@ pub(crate) fn reply(lang: Lang, executed: &Executed) -> OutboundMessage {
         },
         Executed::Unavailable(err) => text(err.chat_text(lang)),
         Executed::TimedOut => failed(lang, "", &SupportError::Timeout),
+        Executed::Slow { action } => notices::slow(lang, *action),
+        Executed::StillCreating => notices::still_creating(lang),
+        Executed::Behind { pending } => notices::behind(lang, *pending),
+        Executed::Unconfirmed { action } => notices::unconfirmed(lang, *action),
     }
 }
 

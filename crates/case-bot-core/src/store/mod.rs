@@ -1,4 +1,5 @@
-//! State: idempotency keys, which conversation a case belongs to, and the audit trail.
+//! State, split by concern: claims (idempotency, with each event's state), case links, the
+//! audit trail, and the outbox of messages for DingTalk.
 //!
 //! Every store is durable when a call returns: there is no write-behind queue. The
 //! implementations ([`MemoryStore`], `SqliteStore`, `DynamoStore`) pass one contract suite
@@ -7,20 +8,23 @@
 #[cfg(feature = "dynamodb")]
 mod dynamo;
 mod memory;
+mod records;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 #[cfg(feature = "dynamodb")]
 pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
+pub(crate) use records::UNDELIVERED;
+pub use records::{
+    AuditRecord, CaseLink, Claim, ClaimState, DeliveryState, Destination, OutboxEntry, Settlement,
+};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
-use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
@@ -31,85 +35,89 @@ pub(crate) fn unix_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Where a case was opened from, for follow-ups, permissions and notifications.
-///
-/// ```
-/// let link = case_bot_core::CaseLink { conversation_id: "cid".into(), conversation_title: None,
-///     opener_staff_id: Some("staff-1".into()), opener_nick: "张三".into(), created_at_ms: 0 };
-/// # let _ = link;
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[allow(clippy::exhaustive_structs)]
-pub struct CaseLink {
-    /// The DingTalk conversation.
-    pub conversation_id: String,
-    /// The group's title, if a group.
-    pub conversation_title: Option<String>,
-    /// Who opened it (staff id).
-    pub opener_staff_id: Option<String>,
-    /// Who opened it (nickname).
-    pub opener_nick: String,
-    /// When, Unix ms.
-    pub created_at_ms: i64,
-}
-
-/// One command, for the audit trail.
-///
-/// ```
-/// let record = case_bot_core::AuditRecord { at_ms: 0, sender: "张三".into(), sender_staff_id: None,
-///     conversation_id: "cid".into(), command: "create".into(), case_id: None, outcome: "ok".into(),
-///     claim_key: Some("msg:msgkdBmqTiyz5fVrmCjRfWDGw==".into()) };
-/// # let _ = record;
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[allow(clippy::exhaustive_structs)]
-pub struct AuditRecord {
-    /// When, Unix ms.
-    pub at_ms: i64,
-    /// Sender's nickname.
-    pub sender: String,
-    /// Sender's staff id.
-    pub sender_staff_id: Option<String>,
-    /// The conversation.
-    pub conversation_id: String,
-    /// The command (`create`, `resolve`, …). A `Cow` so the bot's fixed names cost no
-    /// allocation per record.
-    pub command: Cow<'static, str>,
-    /// The case concerned.
-    pub case_id: Option<String>,
-    /// What happened (`ok`, `refused`, an error code, …).
-    pub outcome: Cow<'static, str>,
-    /// The idempotency key the message was admitted under (the bot's is `msg:<DingTalk
-    /// msgId>`): it ties the record to one delivery.
-    #[serde(default)]
-    pub claim_key: Option<String>,
-}
-
-/// The bot's state. Implementations: [`MemoryStore`], `SqliteStore` (feature `sqlite`), and
-/// DynamoDB in the Lambda adapter.
-///
-/// ```
-/// use case_bot_core::{MemoryStore, Store};
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
-/// let store = MemoryStore::default();
-/// assert!(store.claim("msg:1", 60_000).await.unwrap());
-/// assert!(!store.claim("msg:1", 60_000).await.unwrap()); // a duplicate
-/// # }
-/// ```
+/// Claims: an event's key, its state, and what is needed to finish it after a crash.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
-    /// Claims an idempotency key for `ttl_ms`: `true` if it was free (or expired), `false` if
-    /// another delivery holds it. Atomic.
-    async fn claim(&self, key: &str, ttl_ms: i64) -> Result<bool, Error>;
+pub trait ClaimStore: Send + Sync {
+    /// Takes `claim.key` if it is free or its hold has expired (`Ok(None)`); when another
+    /// delivery holds it, that claim's state. Atomic, and durable when it returns.
+    async fn claim(&self, claim: &Claim) -> Result<Option<ClaimState>, Error>;
+    /// Moves the claim of `key` from `from` to `to`, atomically; `false` (and nothing changed)
+    /// when it was not in `from`. Only one of two processes racing to start a claim wins.
+    async fn advance(&self, key: &str, from: ClaimState, to: ClaimState) -> Result<bool, Error>;
+    /// The claims that are not done, oldest first: those a crash interrupted.
+    async fn unfinished_claims(&self) -> Result<Vec<Claim>, Error>;
+}
+
+/// Case links: which conversation a case was opened from, and by whom.
+#[async_trait]
+pub trait CaseLinkStore: Send + Sync {
     /// Records which conversation a case belongs to.
     async fn put_case(&self, case_id: &str, link: &CaseLink) -> Result<(), Error>;
     /// The conversation of a case opened through the bot.
     async fn case(&self, case_id: &str) -> Result<Option<CaseLink>, Error>;
-    /// Appends an audit record.
+}
+
+/// The audit trail: one record per message acted on, and one per reply given up.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an audit record, unless one of the same [identity](AuditRecord::identity) is
+    /// there already.
     async fn audit(&self, record: AuditRecord) -> Result<(), Error>;
     /// The newest `limit` audit records, newest first.
     async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRecord>, Error>;
-    /// Waits until every change so far is durable; a no-op for the stores here, whose writes
-    /// are durable when the call returns. Called at shutdown.
-    async fn flush(&self) {}
+}
+
+/// The outbox: every message for DingTalk, from before its first attempt until it is sent
+/// or given up.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Adds `entries`, in order; an entry whose id is there already is left as it is (so a
+    /// claim's reply, enqueued again after a crash, goes out once).
+    async fn enqueue(&self, entries: &[OutboxEntry]) -> Result<(), Error>;
+    /// Leases up to `limit` entries that are due at `now_ms`: of each conversation only its
+    /// oldest pending entry, and only if no other worker holds a lease on it. The entries are
+    /// `owner`'s until `lease_until_ms` (or until settled).
+    async fn lease_due(
+        &self,
+        now_ms: i64,
+        owner: &str,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, Error>;
+    /// Records what came of an attempt on entry `id`, and releases its lease.
+    async fn settle(&self, id: &str, settlement: Settlement) -> Result<(), Error>;
+    /// Pending entries: of `conversation`, or of all when `None`.
+    async fn pending(&self, conversation: Option<&str>) -> Result<usize, Error>;
+    /// Entries given up and not yet pruned.
+    async fn undelivered(&self) -> Result<usize, Error>;
+}
+
+/// The bot's state, split by concern. Implementations: [`MemoryStore`], `SqliteStore`
+/// (feature `sqlite`), `DynamoStore` (feature `dynamodb`); all pass one contract suite.
+///
+/// ```
+/// use case_bot_core::{Claim, ClaimState, ClaimStore, MemoryStore};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let store = MemoryStore::default();
+/// let claim = Claim::new("msg:1", "{}", "t1", 0, i64::MAX / 2);
+/// assert_eq!(store.claim(&claim).await.unwrap(), None); // taken
+/// assert_eq!(store.claim(&claim).await.unwrap(), Some(ClaimState::Accepted)); // a redelivery
+/// # }
+/// ```
+#[async_trait]
+pub trait Store: ClaimStore + CaseLinkStore + AuditStore + OutboxStore + std::fmt::Debug {
+    /// Deletes what is no longer kept: claims done and expired, entries sent before
+    /// `sent_before_ms`, and audit records (and entries given up) from before
+    /// `audit_before_ms`.
+    async fn prune(&self, sent_before_ms: i64, audit_before_ms: i64) -> Result<(), Error>;
+    /// A small write, to learn whether writes succeed (again).
+    async fn probe(&self) -> Result<(), Error>;
+    /// Whether other processes share this store (then another's unfinished claim is taken
+    /// over only once it is old, since its owner may still be working on it).
+    fn shared(&self) -> bool {
+        false
+    }
+    /// Finishes with the store at a clean stop: for SQLite, the connection is closed, so the
+    /// file is checkpointed and a copy of it is whole.
+    async fn close(&self) {}
 }

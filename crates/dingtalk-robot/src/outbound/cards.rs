@@ -1,6 +1,6 @@
 //! The card messages: `actionCard` (with its buttons) and `feedCard` (with its links).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A button of a multi-button [`ActionCard`].
 ///
@@ -8,7 +8,7 @@ use serde::Serialize;
 /// let button = dingtalk_robot::Button::new("查看工单", "https://console.aws.amazon.com/support/");
 /// # let _ = button;
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Button {
     title: String,
     #[serde(rename = "actionURL")]
@@ -42,17 +42,17 @@ impl Button {
 /// assert_eq!(json["actionCard"]["btns"][1]["actionURL"], "https://b");
 /// assert_eq!(json["actionCard"]["btnOrientation"], "1");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActionCard {
     title: String,
     text: String,
-    btn_orientation: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    btn_orientation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     single_title: Option<String>,
-    #[serde(rename = "singleURL", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "singleURL", default, skip_serializing_if = "Option::is_none")]
     single_url: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     btns: Vec<Button>,
 }
 
@@ -73,7 +73,7 @@ impl ActionCard {
         Self {
             title: title.into(),
             text: text.into(),
-            btn_orientation: "0",
+            btn_orientation: "0".to_owned(),
             single_title: Some(button_title.into()),
             single_url: Some(url.into()),
             btns: Vec::new(),
@@ -99,7 +99,7 @@ impl ActionCard {
         Self {
             title: title.into(),
             text: text.into(),
-            btn_orientation: "0",
+            btn_orientation: "0".to_owned(),
             single_title: None,
             single_url: None,
             btns,
@@ -114,7 +114,7 @@ impl ActionCard {
     /// ```
     #[must_use]
     pub fn horizontal(mut self) -> Self {
-        self.btn_orientation = "1";
+        self.btn_orientation = "1".to_owned();
         self
     }
 }
@@ -125,7 +125,7 @@ impl ActionCard {
 /// let link = dingtalk_robot::FeedLink::new("标题", "https://a", "https://a/p.png");
 /// # let _ = link;
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedLink {
     title: String,
     #[serde(rename = "messageURL")]
@@ -164,7 +164,7 @@ impl FeedLink {
 /// let json = serde_json::to_value(dingtalk_robot::OutboundMessage::feed_card(card)).unwrap();
 /// assert_eq!(json["feedCard"]["links"][1]["messageURL"], "https://b");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedCard {
     links: Vec<FeedLink>,
 }

@@ -1,7 +1,7 @@
 //! Messages a robot sends: `text`, `markdown`, `link`, `actionCard` and `feedCard`, serialised
 //! exactly as DingTalk's custom robot webhook and sessionWebhook expect.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 mod cards;
 mod split;
@@ -12,8 +12,8 @@ pub use split::{MAX_PART_BYTES, MAX_PART_CHARS};
 /// Whom a `text` or `markdown` message @-mentions.
 ///
 /// A mention renders only if the content also contains `@<mobile>` or `@<userId>`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 struct At {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     at_mobiles: Vec<String>,
@@ -28,40 +28,40 @@ impl At {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct TextBody {
     content: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct MarkdownBody {
     title: String,
     text: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct LinkBody {
     title: String,
     text: String,
     message_url: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pic_url: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "msgtype")]
 enum Body {
     #[serde(rename = "text")]
     Text {
         text: TextBody,
-        #[serde(skip_serializing_if = "At::is_empty")]
+        #[serde(default, skip_serializing_if = "At::is_empty")]
         at: At,
     },
     #[serde(rename = "markdown")]
     Markdown {
         markdown: MarkdownBody,
-        #[serde(skip_serializing_if = "At::is_empty")]
+        #[serde(default, skip_serializing_if = "At::is_empty")]
         at: At,
     },
     #[serde(rename = "link")]
@@ -95,7 +95,7 @@ enum Body {
 ///     })
 /// );
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct OutboundMessage {
     body: Body,

@@ -1,26 +1,31 @@
-//! [`CaseBot`]: events in, the pipeline, outcomes out.
+//! [`CaseBot`]: events in, the pipeline, outcomes out; the courier sends what it says.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod flow;
+mod health;
+mod recover;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use dingtalk_robot::{InboundMessage, OutboundMessage, Sender};
+use dingtalk_robot::{InboundMessage, RateLimit, RetryPolicy, Sender, SessionWebhook};
 use support_commands::{Cached, SupportApi};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-use crate::config::Config;
+pub use health::{Health, Readiness};
+
+use crate::config::{Config, SupportBackend};
 use crate::error::Error;
-use crate::event::{Admission, Admitted, Delivery, Event, Message, Outcome};
-use crate::pipeline::claim::{Claim, claim};
-use crate::pipeline::deliver::{Route, deliver};
-use crate::pipeline::execute::{Deps, Executed, execute};
-use crate::pipeline::parse::{Request, parse};
-use crate::pipeline::record::record;
-use crate::pipeline::{Support, render};
+use crate::event::{Admission, Admitted, Event, Outcome};
+use crate::outbox::{Courier, Retries};
+use crate::pipeline::claim::{Claimed, claim};
+use crate::pipeline::{Support, notices};
 use crate::policy::Policy;
 use crate::secrets::{CachedSecrets, Keys, SecretSource};
-use crate::store::{MemoryStore, Store};
+use crate::store::{Claim, MemoryStore, Store, unix_ms};
 
 /// Builds a [`CaseBot`].
 ///
@@ -109,29 +114,59 @@ impl CaseBotBuilder {
     /// assert!(bad.build().unwrap_err().to_string().contains("API base"));
     /// ```
     pub fn build(self) -> Result<CaseBot, Error> {
+        let config = self.config;
         let sender = match self.sender {
             Some(sender) => sender,
             None => Sender::builder()
-                .api_base(&self.config.dingtalk_api_base)
+                .api_base(&config.dingtalk_api_base)
+                // Local tools such as `case-bot say` play DingTalk on loopback: sandbox only.
+                .trust_loopback_session_webhooks(config.support == SupportBackend::Sandbox)
+                .rate_limit(RateLimit::new(
+                    config.messages_per_minute,
+                    Duration::from_secs(60),
+                ))
+                // The courier retries, durably; the sender tries once.
+                .retry(
+                    RetryPolicy::default()
+                        .rate_limited_retries(0)
+                        .transient_retries(0),
+                )
                 .build()?,
         };
-        let policy = Policy::new(&self.config);
+        let policy = Policy::new(&config);
         if policy.is_open_to_all() {
             tracing::warn!(
                 "no conversation allow-list: any DingTalk conversation that can reach the robot may use it"
             );
         }
+        let secrets = Arc::new(CachedSecrets::new(self.secrets));
+        let courier = Arc::new(Courier::new(
+            Arc::clone(&self.store),
+            sender.clone(),
+            Arc::clone(&secrets),
+            config.robot_conversation.clone(),
+            Retries {
+                throttled_wait: config.throttled_wait,
+                backoff: config.send_backoff,
+                ..Retries::default()
+            },
+        ));
         Ok(CaseBot {
             inner: Arc::new(Inner {
                 policy,
-                config: self.config,
+                config,
                 support: Cached::new(self.support),
                 store: self.store,
-                secrets: CachedSecrets::new(self.secrets),
+                secrets,
                 sender,
+                courier,
+                started: AtomicBool::new(false),
+                stop: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 events: AtomicU64::new(0),
-                reply_failures: AtomicU64::new(0),
+                store_ok: AtomicBool::new(true),
+                creating: Mutex::default(),
+                active: Mutex::default(),
             }),
         })
     }
@@ -169,12 +204,22 @@ struct Inner {
     policy: Policy,
     support: Support,
     store: Arc<dyn Store>,
-    secrets: CachedSecrets,
+    secrets: Arc<CachedSecrets>,
+    /// For the best-effort "send that again" when the store fails (the outbox cannot).
     sender: Sender,
-    /// Events being processed in the background, for the drain at shutdown.
+    courier: Arc<Courier>,
+    /// Whether the courier and the maintenance loop run.
+    started: AtomicBool,
+    stop: CancellationToken,
+    /// Commands being processed in the background, for the drain at shutdown.
     tasks: TaskTracker,
     events: AtomicU64,
-    reply_failures: AtomicU64,
+    /// Whether the last store write succeeded (readiness).
+    store_ok: AtomicBool,
+    /// Creates running, by conversation, subject and body: a repeat makes no second case.
+    creating: Mutex<HashSet<u64>>,
+    /// Claims this process is working on (recovery leaves them alone).
+    active: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for CaseBot {
@@ -183,28 +228,6 @@ impl std::fmt::Debug for CaseBot {
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
-}
-
-/// The bot's counters, for a health check.
-///
-/// ```
-/// # use std::sync::Arc;
-/// # use case_bot_core::*;
-/// # let bot = CaseBot::builder(Arc::new(support_commands::Sandbox::new()), Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap()))).build().unwrap();
-/// let health = bot.health();
-/// assert_eq!(serde_json::to_value(&health).unwrap()["status"], "ok");
-/// ```
-#[derive(Debug, Clone, serde::Serialize)]
-#[non_exhaustive]
-pub struct Health {
-    /// Always `ok`: the process answers.
-    pub status: &'static str,
-    /// Events received since start.
-    pub requests: u64,
-    /// Replies not delivered after retries, since start.
-    pub reply_failures: u64,
-    /// Events being processed in the background.
-    pub replies_in_flight: usize,
 }
 
 impl CaseBot {
@@ -240,6 +263,32 @@ impl CaseBot {
         &self.inner.config
     }
 
+    /// Starts the background work: the courier (which sends the outbox), the maintenance
+    /// loop (readiness probe after a store failure, retention), and the recovery of claims a
+    /// crash left unfinished. Idempotent; [`process`](Self::process) starts it too. Needs a
+    /// Tokio runtime.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use case_bot_core::*;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let bot = CaseBot::builder(Arc::new(support_commands::Sandbox::new()), Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap()))).build().unwrap();
+    /// bot.start();
+    /// assert!(bot.drain(std::time::Duration::from_secs(1)).await);
+    /// # }
+    /// ```
+    pub fn start(&self) {
+        if self.inner.started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let courier = Arc::clone(&self.inner.courier);
+        tokio::spawn(courier.run(self.inner.stop.clone()));
+        let bot = self.clone();
+        tokio::spawn(async move { bot.maintain().await });
+        let bot = self.clone();
+        tokio::spawn(async move { bot.recover().await });
+    }
+
     /// The whole pipeline for one chat message, whatever transport brought it.
     ///
     /// ```
@@ -259,7 +308,8 @@ impl CaseBot {
     }
 
     /// The whole pipeline for one event: [`admit`](Self::admit), then
-    /// [`process`](Self::process).
+    /// [`process`](Self::process). When the store cannot take the claim, nothing is done and
+    /// the outcome says why.
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -273,14 +323,21 @@ impl CaseBot {
     /// ```
     pub async fn on_event(&self, event: Event) -> Outcome {
         match self.admit(event).await {
-            Admission::Fresh(admitted) => self.process(admitted).await,
-            Admission::Duplicate => Outcome::duplicate(),
+            Ok(Admission::Fresh(admitted)) => self.process(admitted).await,
+            Ok(Admission::Duplicate) => Outcome::duplicate(),
+            Err(err) => Outcome::unavailable("any", err),
         }
     }
 
-    /// The claim stage alone: a transport that must answer before the command has run (an
+    /// The claim stage alone: the event, its state and a request token are durable in the
+    /// store before this returns. A transport that must answer before the command has run (an
     /// HTTP callback, a Stream frame to acknowledge) admits the event, answers, then
     /// processes it.
+    ///
+    /// # Errors
+    /// The store's, when it cannot take the claim (disk full, locked, unreachable): the event
+    /// must not be acted on, and the transport answers 503. Where the message has a
+    /// sessionWebhook, the group is also asked (best effort) to send it again.
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -288,31 +345,50 @@ impl CaseBot {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let bot = CaseBot::builder(Arc::new(support_commands::Sandbox::new()), Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap()))).build().unwrap();
     /// let msg = dingtalk_robot::InboundMessage::from_json(br#"{"msgId":"m2"}"#).unwrap();
-    /// let Admission::Fresh(admitted) = bot.admit(Event::Message(msg)).await else { panic!() };
+    /// let Ok(Admission::Fresh(admitted)) = bot.admit(Event::Message(msg)).await else { panic!() };
     /// bot.spawn(admitted);
     /// assert!(bot.drain(std::time::Duration::from_secs(5)).await);
     /// # }
     /// ```
-    pub async fn admit(&self, event: Event) -> Admission {
+    pub async fn admit(&self, event: Event) -> Result<Admission, Error> {
         self.inner.events.fetch_add(1, Ordering::Relaxed);
         let Event::Message(msg) = &event;
         if let Some(conversation) = &msg.conversation_id {
             tracing::Span::current().record("conversation", conversation.as_str());
         }
-        let key = event.claim_key();
-        match claim(&*self.inner.store, key, self.inner.config.idempotency_ttl).await {
-            Claim::Fresh { key } => Admission::Fresh(Admitted {
-                event: Box::new(event),
-                claim_key: key,
-            }),
-            Claim::Duplicate => {
+        let now = unix_ms();
+        let key = event.claim_key().unwrap_or_else(|| {
+            format!(
+                "anon:{}",
+                digest(&(now, self.inner.events.load(Ordering::Relaxed)))
+            )
+        });
+        let token = format!("{:010x}", digest(&(key.as_str(), now)) & 0xff_ffff_ffff);
+        let ttl = i64::try_from(self.inner.config.idempotency_ttl.as_millis()).unwrap_or(i64::MAX);
+        let json = serde_json::to_string(msg).unwrap_or_default();
+        match claim(&*self.inner.store, Claim::new(key, json, token, now, ttl)).await {
+            Ok(Claimed::Fresh(claim)) => {
+                self.store_succeeded();
+                Ok(Admission::Fresh(Admitted {
+                    event: Box::new(event),
+                    claim,
+                }))
+            }
+            Ok(Claimed::Duplicate(state)) => {
                 tracing::Span::current().record("outcome", "duplicate");
-                Admission::Duplicate
+                tracing::debug!(state = state.as_str(), "a redelivery");
+                Ok(Admission::Duplicate)
+            }
+            Err(err) => {
+                self.store_failed(&err);
+                self.ask_to_send_again(msg);
+                Err(err)
             }
         }
     }
 
-    /// The stages after the claim: authorize, parse, execute, render, record, deliver.
+    /// The stages after the claim: authorize, parse, execute, render, record, and the reply
+    /// into the outbox (the courier sends it).
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -320,90 +396,20 @@ impl CaseBot {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let bot = CaseBot::builder(Arc::new(support_commands::Sandbox::new()), Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap()))).build().unwrap();
     /// let msg = dingtalk_robot::InboundMessage::from_json(r#"{"msgId":"m3","msgtype":"text","text":{"content":"严重级别"}}"#.as_bytes()).unwrap();
-    /// let Admission::Fresh(admitted) = bot.admit(Event::Message(msg)).await else { panic!() };
+    /// let Ok(Admission::Fresh(admitted)) = bot.admit(Event::Message(msg)).await else { panic!() };
     /// assert_eq!(bot.process(admitted).await.command, "severity");
     /// # }
     /// ```
     pub async fn process(&self, admitted: Admitted) -> Outcome {
-        let Admitted { event, claim_key } = admitted;
-        let Event::Message(msg) = *event;
-        let message = Message::from(msg);
-        let lang = self.inner.config.lang;
-        let (command, executed) = self.decide(&message).await;
-        let reply = render::reply(lang, &executed);
-        record(
-            &*self.inner.store,
-            &message.origin,
-            claim_key,
-            command,
-            &executed,
-        )
-        .await;
-        let delivery = self.deliver(&message, reply).await;
-        let outcome = Outcome {
-            command,
-            result: executed.result(),
-            case_id: executed.case_id(),
-            delivery,
-        };
+        self.start();
+        let Admitted { event, claim } = admitted;
+        let outcome = self.run(*event, claim).await;
         let span = tracing::Span::current();
         span.record("outcome", &*outcome.result);
         if let Some(case_id) = &outcome.case_id {
             span.record("case_id", case_id.as_str());
         }
         outcome
-    }
-
-    /// Authorize, parse and execute: what was asked (the audit trail's name) and what it came
-    /// to, within the command deadline.
-    async fn decide(&self, message: &Message) -> (&'static str, Executed) {
-        let inner = &*self.inner;
-        let actor = match inner.policy.authorize(&message.origin) {
-            Ok(actor) => actor,
-            Err(refusal) => {
-                let refused = Executed::Refused {
-                    refusal,
-                    case_id: None,
-                };
-                return ("any", refused);
-            }
-        };
-        let request = parse(message);
-        let name = request.name();
-        tracing::Span::current().record("command", name);
-        let executed = match request {
-            Request::Command(command) => {
-                let deps = Deps {
-                    support: &inner.support,
-                    store: &*inner.store,
-                    policy: &inner.policy,
-                    lang: inner.config.lang,
-                };
-                let run = execute(&deps, &message.origin, &actor, command);
-                tokio::time::timeout(inner.config.command_deadline, run)
-                    .await
-                    .unwrap_or(Executed::TimedOut)
-            }
-            Request::Unsupported => Executed::Unsupported,
-            Request::Invalid(err) => Executed::Invalid(err),
-        };
-        (name, executed)
-    }
-
-    /// The deliver stage, with the route of `message` and the robot's secrets; counts a reply
-    /// that did not reach the group.
-    async fn deliver(&self, message: &Message, reply: OutboundMessage) -> Delivery {
-        let keys = self.keys().await.ok();
-        let route = Route {
-            mode: self.inner.config.reply,
-            session: message.origin.session.as_ref(),
-            secrets: keys.as_deref().map(|keys| &keys.secrets),
-        };
-        let delivery = deliver(&self.inner.sender, route, reply).await;
-        if delivery.is_failure() {
-            self.inner.reply_failures.fetch_add(1, Ordering::Relaxed);
-        }
-        delivery
     }
 
     /// Processes `admitted` in the background, in the current tracing span; [`drain`]
@@ -417,7 +423,7 @@ impl CaseBot {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let bot = CaseBot::builder(Arc::new(support_commands::Sandbox::new()), Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap()))).build().unwrap();
     /// let msg = dingtalk_robot::InboundMessage::from_json(br#"{"msgId":"m4"}"#).unwrap();
-    /// if let Admission::Fresh(admitted) = bot.admit(Event::Message(msg)).await {
+    /// if let Ok(Admission::Fresh(admitted)) = bot.admit(Event::Message(msg)).await {
     ///     bot.spawn(admitted);
     /// }
     /// assert!(bot.drain(std::time::Duration::from_secs(5)).await);
@@ -429,33 +435,33 @@ impl CaseBot {
             let started = Instant::now();
             bot.process(admitted).await;
             let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            tracing::info!(latency_ms, "replied");
+            tracing::info!(latency_ms, "processed");
         };
         self.inner
             .tasks
             .spawn(work.instrument(tracing::Span::current()));
     }
 
-    /// The bot's counters.
+    /// Sends what is due in the outbox and waits for it, until nothing is due or `timeout`
+    /// passes; returns whether nothing is left due. For a transport with no life after its
+    /// answer (Lambda): entries still pending (throttled, backing off) wait for the next call.
     ///
     /// ```
     /// # use std::sync::Arc;
     /// # use case_bot_core::*;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # let bot = CaseBot::builder(Arc::new(support_commands::Sandbox::new()), Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap()))).build().unwrap();
-    /// assert_eq!(bot.health().reply_failures, 0);
+    /// assert!(bot.deliver_pending(std::time::Duration::from_secs(1)).await);
+    /// # }
     /// ```
-    #[must_use]
-    pub fn health(&self) -> Health {
-        Health {
-            status: "ok",
-            requests: self.inner.events.load(Ordering::Relaxed),
-            reply_failures: self.inner.reply_failures.load(Ordering::Relaxed),
-            replies_in_flight: self.inner.tasks.len(),
-        }
+    pub async fn deliver_pending(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        self.inner.courier.deliver_due(deadline).await
     }
 
-    /// Waits until every event processing in the background has finished, or `timeout`
-    /// passes, then flushes the store; returns whether all finished (graceful shutdown).
+    /// Stops: waits until the commands processing in the background have finished (or
+    /// `timeout` passes), stops the courier at once (what it had not sent stays in the outbox
+    /// for the next start), and closes the store. Returns whether every command finished.
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -470,7 +476,8 @@ impl CaseBot {
         tasks.close();
         let finished = tokio::time::timeout(timeout, tasks.wait()).await.is_ok();
         tasks.reopen();
-        self.inner.store.flush().await;
+        self.inner.stop.cancel();
+        self.inner.store.close().await;
         finished
     }
 
@@ -493,4 +500,80 @@ impl CaseBot {
         }
         Err(err.into())
     }
+
+    /// A store write succeeded: ready (again); what the failure interrupted is recovered.
+    fn store_succeeded(&self) {
+        if !self.inner.store_ok.swap(true, Ordering::SeqCst) {
+            tracing::info!("state store writes succeed again: ready");
+            let bot = self.clone();
+            tokio::spawn(async move { bot.recover().await });
+        }
+    }
+
+    /// A store write failed: not ready until a probe succeeds.
+    fn store_failed(&self, err: &Error) {
+        tracing::error!(error = %err, "state store write failed: not ready");
+        self.inner.store_ok.store(false, Ordering::SeqCst);
+    }
+
+    /// Best effort, when the message could not be taken: asks the group to send it again
+    /// (DingTalk's redelivery after a 503 is not documented).
+    fn ask_to_send_again(&self, msg: &InboundMessage) {
+        let Some(hook) = SessionWebhook::from_message(msg) else {
+            return;
+        };
+        let sender = self.inner.sender.clone();
+        let notice = notices::send_again(self.inner.config.lang);
+        self.inner.tasks.spawn(async move {
+            if let Err(err) = sender.send(&hook.into(), notice).await {
+                tracing::warn!(error = %err, "could not ask the group to send the message again");
+            }
+        });
+    }
+
+    /// Marks `key` as worked on by this process until the guard drops.
+    fn activate(&self, key: &str) -> Active {
+        self.inner
+            .active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key.to_owned());
+        Active {
+            bot: self.clone(),
+            key: key.to_owned(),
+        }
+    }
+
+    fn is_active(&self, key: &str) -> bool {
+        self.inner
+            .active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(key)
+    }
+}
+
+/// A claim this process works on, until dropped.
+struct Active {
+    bot: CaseBot,
+    key: String,
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.bot
+            .inner
+            .active
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.key);
+    }
+}
+
+/// A stable 64-bit digest (SipHash with fixed keys).
+fn digest(value: &impl std::hash::Hash) -> u64 {
+    use std::hash::{DefaultHasher, Hasher as _};
+    let mut hasher = DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
 }
