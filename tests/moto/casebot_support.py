@@ -237,7 +237,13 @@ def describe_severity_levels(self, language):
 
 # --- responses -------------------------------------------------------------------------------
 
+# Seconds CreateCase waits before it answers (POST /casebot/support/delay): a slow AWS.
+DELAY = {"CreateCase": 0.0}
+
+
 def r_create_case(self):
+    import time
+    time.sleep(DELAY["CreateCase"])
     p = self._get_param
     return json.dumps(self.support_backend.create_case(
         subject=p("subject"), service_code=p("serviceCode"), severity_code=p("severityCode"),
@@ -290,11 +296,18 @@ def r_describe_create_case_options(self):
 
 
 def wrap(app):
-    """WSGI middleware: POST /casebot/support/engineer-reply {"caseId", "body"} plays AWS's side."""
+    """WSGI middleware: POST /casebot/support/engineer-reply {"caseId", "body"} plays AWS's side;
+    POST /casebot/support/delay {"operation": "CreateCase", "seconds": 12} makes AWS slow."""
     from werkzeug.wrappers import Request, Response
 
     def wrapped(environ, start_response):
-        if environ.get("PATH_INFO") != "/casebot/support/engineer-reply":
+        path = environ.get("PATH_INFO")
+        if path == "/casebot/support/delay":
+            data = json.loads(Request(environ).get_data() or b"{}")
+            DELAY[data.get("operation", "CreateCase")] = float(data.get("seconds", 0))
+            return Response(json.dumps({"status": "ok"}), status=200,
+                            content_type="application/json")(environ, start_response)
+        if path != "/casebot/support/engineer-reply":
             return app(environ, start_response)
         request = Request(environ)
         data = json.loads(request.get_data() or b"{}")

@@ -476,6 +476,23 @@ impl MotoServer {
         self.post_json("/casebot/support/engineer-reply", &payload)
     }
 
+    /// Makes CreateCase answer `seconds` late (casebot's Support extension): a slow AWS. The
+    /// server answers other requests meanwhile.
+    ///
+    /// # Errors
+    /// The I/O error, or `InvalidData` if moto did not answer 200.
+    ///
+    /// ```no_run
+    /// let moto = casebot_testkit::MotoServer::start();
+    /// moto.delay_create_case(12.0).unwrap();
+    /// ```
+    pub fn delay_create_case(&self, seconds: f64) -> std::io::Result<()> {
+        self.post_json(
+            "/casebot/support/delay",
+            &format!("{{\"operation\":\"CreateCase\",\"seconds\":{seconds}}}"),
+        )
+    }
+
     /// An `SdkConfig` for this server: its endpoint, region us-east-1, dummy credentials and
     /// retries off (one attempt).
     ///

@@ -50,6 +50,27 @@ impl Bot {
         let _ = self.child.wait();
     }
 
+    /// Waits for the process to end by itself (a `--test-crash-at` abort).
+    pub(crate) fn wait_for_exit(mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "the bot did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The status of `/healthz`.
+    pub(crate) async fn health_status(&self) -> u16 {
+        reqwest::get(format!("{}/healthz", self.base))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
     /// `/readyz` as JSON, with its status.
     pub(crate) async fn readyz(&self) -> (u16, serde_json::Value) {
         let response = reqwest::get(format!("{}/readyz", self.base)).await.unwrap();
@@ -109,6 +130,27 @@ pub(crate) fn start_bot(
     for (k, v) in env {
         command.env(k, v);
     }
+    spawn_bot(&mut command)
+}
+
+/// A bot on moto with `state` (`dynamodb:TABLE`, or a file).
+pub(crate) fn start_bot_on(fake: &FakeDingTalk, moto: &MotoServer, state: &str) -> Bot {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_case-bot"));
+    command
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--support",
+            "aws",
+            "--state",
+            state,
+        ])
+        .args(["--dingtalk-api-base", &fake.base_url()])
+        .env("DINGTALK_APP_SECRET", APP_SECRET)
+        .envs(moto.env())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     spawn_bot(&mut command)
 }
 
