@@ -5,7 +5,7 @@ mod health;
 mod recover;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -164,6 +164,7 @@ impl CaseBotBuilder {
                 stop: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 events: AtomicU64::new(0),
+                last_claim_ms: AtomicI64::new(0),
                 store_ok: AtomicBool::new(true),
                 creating: Mutex::default(),
                 active: Mutex::default(),
@@ -214,6 +215,8 @@ struct Inner {
     /// Commands being processed in the background, for the drain at shutdown.
     tasks: TaskTracker,
     events: AtomicU64,
+    /// The time of the last claim, Unix ms.
+    last_claim_ms: AtomicI64,
     /// Whether the last store write succeeded (readiness).
     store_ok: AtomicBool,
     /// Creates running, by conversation, subject and body: a repeat makes no second case.
@@ -356,7 +359,16 @@ impl CaseBot {
         if let Some(conversation) = &msg.conversation_id {
             tracing::Span::current().record("conversation", conversation.as_str());
         }
+        // Strictly increasing within the process: the outbox orders a conversation's replies by
+        // their claim's time, so two claims in one millisecond must not tie.
         let now = unix_ms();
+        let now = match self.inner.last_claim_ms.fetch_update(
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+            |last| Some(now.max(last + 1)),
+        ) {
+            Ok(last) | Err(last) => now.max(last + 1),
+        };
         let key = event.claim_key().unwrap_or_else(|| {
             format!(
                 "anon:{}",

@@ -1,0 +1,343 @@
+//! The outbox and failing closed, in-process with the fake DingTalk: a conversation's replies
+//! in order and paced, the fallback for an expired sessionWebhook (never to another group), the
+//! backlog gauge under 2,000 messages to one group, and a store whose writes fail (a full
+//! disk): 503, nothing acted on, ready again by itself, nothing done twice.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use case_bot_core::{
+    AuditRecord, AuditStore, CallbackService, CaseBot, CaseLink, CaseLinkStore, Claim, ClaimState,
+    ClaimStore, Config, Error, MemoryStore, OutboxEntry, OutboxStore, Secrets, Settlement,
+    StaticSecrets, Store,
+};
+use dingtalk_robot::testing::{FakeDingTalk, FakeRobot};
+use dingtalk_robot::{AppSecret, InboundMessage, RateLimit, Sender};
+use http_body_util::Full;
+use support_commands::{CaseFilter, Sandbox, SupportApi};
+use tower::ServiceExt as _;
+
+const APP_SECRET: &str = "outbox-app-secret";
+const TOKEN: &str = "outbox-access-token";
+
+fn secrets(token: bool) -> Arc<StaticSecrets> {
+    let json = if token {
+        format!(r#"{{"app_secret":"{APP_SECRET}","access_token":"{TOKEN}"}}"#)
+    } else {
+        format!(r#"{{"app_secret":"{APP_SECRET}"}}"#)
+    };
+    Arc::new(StaticSecrets::new(Secrets::from_json(&json).unwrap()))
+}
+
+fn message(fake: &FakeDingTalk, text: &str, id: &str, group: &str) -> InboundMessage {
+    let json = fake
+        .callback(text)
+        .group(group, "运维值班")
+        .msg_id(id)
+        .json();
+    InboundMessage::from_json(&serde_json::to_vec(&json).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_conversations_replies_go_out_in_order_and_paced() {
+    // DingTalk refuses a sixth message within a second; the bot paces itself to five.
+    let fake = FakeDingTalk::builder()
+        .rate_limit(5, Duration::from_secs(1))
+        .start()
+        .await
+        .unwrap();
+    let sender = Sender::builder()
+        .api_base(fake.base_url())
+        .rate_limit(RateLimit::new(5, Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    let bot = CaseBot::builder(Arc::new(Sandbox::new()), secrets(false))
+        .sender(sender)
+        .config(Config {
+            dingtalk_api_base: fake.base_url(),
+            ..Config::default()
+        })
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    for i in 0..12 {
+        let msg = message(
+            &fake,
+            &format!("查找ServiceCode: zz{i:02}"),
+            &format!("m{i}"),
+            "cidOps",
+        );
+        bot.on_message(msg).await;
+    }
+    let got = fake.wait_for_messages(12, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 12);
+    let order: Vec<usize> = got
+        .iter()
+        .map(|m| {
+            let at = m.text().find("zz").unwrap();
+            m.text()[at + 2..at + 4].parse().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        order,
+        (0..12).collect::<Vec<_>>(),
+        "in the order the messages came"
+    );
+    assert!(fake.rejections().is_empty(), "{:?}", fake.rejections());
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "12 messages at 5 a second take over 2 s: {:?}",
+        started.elapsed()
+    );
+}
+
+/// A message whose sessionWebhook expired an hour ago.
+fn expired(fake: &FakeDingTalk, text: &str, id: &str, group: &str) -> InboundMessage {
+    let mut json = fake
+        .callback(text)
+        .group(group, "运维值班")
+        .msg_id(id)
+        .json();
+    json["sessionWebhookExpiredTime"] = (fake.now_ms() - 3_600_000).into();
+    InboundMessage::from_json(&serde_json::to_vec(&json).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn an_expired_session_falls_back_to_the_groups_own_robot_and_never_to_another_group() {
+    let fake = FakeDingTalk::builder()
+        .robot(FakeRobot::new(TOKEN))
+        .start()
+        .await
+        .unwrap();
+    let store = Arc::new(MemoryStore::default());
+    let bot = CaseBot::builder(Arc::new(Sandbox::new()), secrets(true))
+        .store(Arc::clone(&store) as Arc<dyn Store>)
+        .config(Config {
+            dingtalk_api_base: fake.base_url(),
+            robot_conversation: Some("cidOps".into()),
+            ..Config::default()
+        })
+        .build()
+        .unwrap();
+    bot.on_message(expired(&fake, "帮助", "m-ops", "cidOps"))
+        .await;
+    bot.on_message(expired(&fake, "帮助", "m-other", "cidOther"))
+        .await;
+    assert!(bot.deliver_pending(Duration::from_secs(5)).await);
+    let got = fake.messages();
+    assert_eq!(got.len(), 1, "only the robot's own group: {got:?}");
+    assert!(
+        format!("{:?}", got[0].channel).contains("Robot"),
+        "{:?}",
+        got[0].channel
+    );
+    let ready = bot.readiness().await;
+    assert_eq!((ready.backlog, ready.undelivered), (0, 1));
+    let audit = store.recent_audit(10).await.unwrap();
+    let undelivered: Vec<&str> = audit
+        .iter()
+        .filter(|r| r.outcome == "undelivered")
+        .map(|r| r.conversation_id.as_str())
+        .collect();
+    assert_eq!(undelivered, ["cidOther"]);
+}
+
+#[tokio::test]
+async fn two_thousand_messages_to_one_group_keep_the_backlog_at_its_limit() {
+    // DingTalk is reachable but the group gets 20 a minute: the replies back up.
+    let fake = FakeDingTalk::start().await.unwrap();
+    let store = Arc::new(MemoryStore::default());
+    let bot = CaseBot::builder(Arc::new(Sandbox::new()), secrets(false))
+        .store(Arc::clone(&store) as Arc<dyn Store>)
+        .config(Config {
+            dingtalk_api_base: fake.base_url(),
+            backlog_limit: 40,
+            ..Config::default()
+        })
+        .build()
+        .unwrap();
+    let mut peak = 0;
+    for i in 0..2_000 {
+        bot.on_message(message(&fake, "帮助", &format!("m{i}"), "cidOps"))
+            .await;
+        if i % 100 == 0 {
+            peak = peak.max(bot.readiness().await.backlog);
+        }
+    }
+    let ready = bot.readiness().await;
+    peak = peak.max(ready.backlog);
+    assert!(ready.ready);
+    assert!(
+        peak <= 41,
+        "the gauge stays at the limit (+1 notice): {peak}"
+    );
+    let audit = store.recent_audit(5_000).await.unwrap();
+    let behind = audit.iter().filter(|r| r.outcome == "behind").count();
+    assert!(
+        behind >= 1_900,
+        "the rest were refused, and audited: {behind}"
+    );
+    assert_eq!(audit.len(), 2_000, "every message has its audit row");
+}
+
+/// A store whose writes fail while `failing` is set, as on a full disk.
+#[derive(Debug, Default)]
+struct Faulty {
+    inner: MemoryStore,
+    failing: AtomicBool,
+}
+
+impl Faulty {
+    fn check(&self, what: &'static str) -> Result<(), Error> {
+        if self.failing.load(Ordering::SeqCst) {
+            Err(Error::Store {
+                what,
+                source: "database or disk is full".into(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl ClaimStore for Faulty {
+    async fn claim(&self, claim: &Claim) -> Result<Option<ClaimState>, Error> {
+        self.check("claim")?;
+        self.inner.claim(claim).await
+    }
+    async fn advance(&self, key: &str, from: ClaimState, to: ClaimState) -> Result<bool, Error> {
+        self.check("claim state")?;
+        self.inner.advance(key, from, to).await
+    }
+    async fn unfinished_claims(&self) -> Result<Vec<Claim>, Error> {
+        self.inner.unfinished_claims().await
+    }
+}
+
+#[async_trait]
+impl CaseLinkStore for Faulty {
+    async fn put_case(&self, case_id: &str, link: &CaseLink) -> Result<(), Error> {
+        self.check("case link")?;
+        self.inner.put_case(case_id, link).await
+    }
+    async fn case(&self, case_id: &str) -> Result<Option<CaseLink>, Error> {
+        self.inner.case(case_id).await
+    }
+}
+
+#[async_trait]
+impl AuditStore for Faulty {
+    async fn audit(&self, record: AuditRecord) -> Result<(), Error> {
+        self.check("audit")?;
+        self.inner.audit(record).await
+    }
+    async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRecord>, Error> {
+        self.inner.recent_audit(limit).await
+    }
+}
+
+#[async_trait]
+impl OutboxStore for Faulty {
+    async fn enqueue(&self, entries: &[OutboxEntry]) -> Result<(), Error> {
+        self.check("outbox")?;
+        self.inner.enqueue(entries).await
+    }
+    async fn lease_due(
+        &self,
+        now_ms: i64,
+        owner: &str,
+        lease_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>, Error> {
+        self.check("outbox")?;
+        self.inner
+            .lease_due(now_ms, owner, lease_until_ms, limit)
+            .await
+    }
+    async fn settle(&self, id: &str, settlement: Settlement) -> Result<(), Error> {
+        self.check("outbox")?;
+        self.inner.settle(id, settlement).await
+    }
+    async fn pending(&self, conversation: Option<&str>) -> Result<usize, Error> {
+        self.inner.pending(conversation).await
+    }
+    async fn undelivered(&self) -> Result<usize, Error> {
+        self.inner.undelivered().await
+    }
+}
+
+#[async_trait]
+impl Store for Faulty {
+    async fn prune(&self, sent_before_ms: i64, audit_before_ms: i64) -> Result<(), Error> {
+        self.check("prune")?;
+        self.inner.prune(sent_before_ms, audit_before_ms).await
+    }
+    async fn probe(&self) -> Result<(), Error> {
+        self.check("probe")?;
+        self.inner.probe().await
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_means_503_and_nothing_acted_on_then_ready_again_and_nothing_twice() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let sandbox = Arc::new(Sandbox::new());
+    let store = Arc::new(Faulty::default());
+    let bot = CaseBot::builder(Arc::clone(&sandbox) as Arc<dyn SupportApi>, secrets(false))
+        .store(Arc::clone(&store) as Arc<dyn Store>)
+        .config(Config {
+            dingtalk_api_base: fake.base_url(),
+            ..Config::default()
+        })
+        .build()
+        .unwrap();
+    bot.start();
+    let create = "提工单\nsubject:disk\nbody:b\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance";
+    let request = || {
+        fake.callback(create)
+            .group("cidOps", "运维值班")
+            .msg_id("m-disk")
+            .build("/dingtalk/callback", &AppSecret::new(APP_SECRET))
+            .map(|body| Full::new(Bytes::from(body)))
+    };
+    let service = CallbackService::new(bot.clone());
+    store.failing.store(true, Ordering::SeqCst);
+    let refused = service.clone().oneshot(request()).await.unwrap();
+    assert_eq!(refused.status(), 503);
+    let ready = bot.readiness().await;
+    assert!(!ready.ready && ready.store == "failing");
+    let cases = || async {
+        let filter = CaseFilter {
+            include_resolved: true,
+            page_size: None,
+        };
+        sandbox.list_cases(&filter, None).await.unwrap().cases.len()
+    };
+    let before = cases().await;
+    // The disk has room again: ready by itself (a probe), then the redelivery is acted on once.
+    store.failing.store(false, Ordering::SeqCst);
+    let mut ready = false;
+    for _ in 0..50 {
+        ready = bot.readiness().await.ready;
+        if ready {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready);
+    for _ in 0..2 {
+        assert_eq!(
+            service.clone().oneshot(request()).await.unwrap().status(),
+            200
+        );
+    }
+    assert!(bot.drain(Duration::from_secs(5)).await);
+    assert_eq!(cases().await, before + 1, "one case");
+    let audit = store.recent_audit(10).await.unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+}
