@@ -21,8 +21,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use case_bot_core::{
     CALLBACK_PATH, CallbackService, CaseBot, Config, DynamoStore, HEALTH_PATH, MemoryStore,
-    SecretSource, Secrets, SecretsFrom, SecretsManagerSource, StaticSecrets, Store, SupportBackend,
-    json_response, rejection,
+    READY_PATH, SecretSource, Secrets, SecretsFrom, SecretsManagerSource, StaticSecrets, Store,
+    SupportBackend, json_response, rejection,
 };
 use clap::{CommandFactory as _, FromArgMatches as _, Parser};
 use dingtalk_robot::{RateLimit, RetryPolicy, Sender};
@@ -141,6 +141,39 @@ pub async fn bot_from_env() -> Result<CaseBot, case_bot_core::Error> {
         .build()
 }
 
+/// How long a scheduled sweep may take (the function's timeout is 60 s).
+pub const SWEEP_TIMEOUT: Duration = Duration::from_secs(50);
+
+/// The scheduled invocation (EventBridge, every minute): what no callback invocation finished
+/// is finished here. Lambda freezes the function after each answer, so there is no courier in
+/// the background: a reply DingTalk throttled, a retry after a 5xx, a claim a timeout cut off,
+/// and the outcome of a write AWS answered late all wait for this sweep.
+///
+/// # Errors
+/// None so far; the signature is the runtime's.
+///
+/// ```no_run
+/// # async fn run(bot: case_bot_core::CaseBot) {
+/// let summary = case_bot_lambda::sweep(&bot).await.unwrap();
+/// assert_eq!(summary["finished"], true);
+/// # }
+/// ```
+pub async fn sweep(bot: &CaseBot) -> Result<serde_json::Value, lambda_http::Error> {
+    let finished = bot.sweep(SWEEP_TIMEOUT).await;
+    let readiness = bot.readiness().await;
+    tracing::info!(
+        finished,
+        backlog = readiness.backlog,
+        undelivered = readiness.undelivered,
+        "sweep"
+    );
+    Ok(serde_json::json!({
+        "finished": finished,
+        "backlog": readiness.backlog,
+        "undelivered": readiness.undelivered,
+    }))
+}
+
 /// The function's routes: `POST /dingtalk/callback` (the bot runs and replies before it
 /// answers) and `GET /healthz`; anything else is 404.
 ///
@@ -190,7 +223,18 @@ impl tower_service::Service<Request> for App {
                 HEALTH_PATH if request.method() == http::Method::GET => {
                     json_response(http::StatusCode::OK, &app.bot.health())
                 }
-                HEALTH_PATH => rejection(http::StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+                READY_PATH if request.method() == http::Method::GET => {
+                    let readiness = app.bot.readiness().await;
+                    let status = if readiness.ready {
+                        http::StatusCode::OK
+                    } else {
+                        http::StatusCode::SERVICE_UNAVAILABLE
+                    };
+                    json_response(status, &readiness)
+                }
+                HEALTH_PATH | READY_PATH => {
+                    rejection(http::StatusCode::METHOD_NOT_ALLOWED, "use GET")
+                }
                 _ => rejection(http::StatusCode::NOT_FOUND, "no such route"),
             })
         })

@@ -1,5 +1,6 @@
-//! The `bootstrap` binary of the casebot Lambda function: configuration and clients are built
-//! once at init, outside the handler; one JSON log line per request.
+//! The `bootstrap` binary of the casebot Lambda functions: configuration and clients are built
+//! once at init, outside the handler; one JSON log line per request. `CASE_BOT_LAMBDA_ROLE=sweep`
+//! makes it the scheduled sweep instead of the callback.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -13,5 +14,15 @@ async fn main() -> Result<(), lambda_http::Error> {
         .without_time()
         .init();
     let bot = case_bot_lambda::bot_from_env().await?;
+    // One binary, two functions (template.yaml): the callback, and the scheduled sweep.
+    if std::env::var("CASE_BOT_LAMBDA_ROLE").as_deref() == Ok("sweep") {
+        let sweep = lambda_http::lambda_runtime::service_fn(
+            move |_: lambda_http::lambda_runtime::LambdaEvent<serde_json::Value>| {
+                let bot = bot.clone();
+                async move { case_bot_lambda::sweep(&bot).await }
+            },
+        );
+        return lambda_http::lambda_runtime::run(sweep).await;
+    }
     lambda_http::run(case_bot_lambda::App::new(bot)).await
 }

@@ -83,18 +83,13 @@ async fn serve(
         .unwrap()
 }
 
-#[tokio::test]
-async fn built_function_answers_an_api_gateway_event_through_the_runtime_api() {
-    let moto = MotoServer::start();
-    let sdk = moto.sdk_config().await;
-    // The SAM template creates the table in AWS; here the test does.
-    case_bot_core::DynamoStore::new(&sdk, "casebot-emulator")
-        .create_table()
-        .await
-        .unwrap();
-    let fake = FakeDingTalk::start().await.unwrap();
-
-    let (tx, mut responses) = mpsc::unbounded_channel();
+/// A Runtime API on a local port: the API, the responses, the address.
+async fn runtime_api() -> (
+    Arc<RuntimeApi>,
+    mpsc::UnboundedReceiver<(String, String)>,
+    std::net::SocketAddr,
+) {
+    let (tx, responses) = mpsc::unbounded_channel();
     let api = Arc::new(RuntimeApi {
         events: Mutex::new(Vec::new()),
         ready: Notify::new(),
@@ -114,44 +109,84 @@ async fn built_function_answers_an_api_gateway_event_through_the_runtime_api() {
             tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
         }
     });
+    (api, responses, runtime_addr)
+}
 
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+/// The built `bootstrap` on `runtime`, with the function's settings and `env`.
+fn bootstrap(
+    moto: &MotoServer,
+    fake: &FakeDingTalk,
+    runtime: std::net::SocketAddr,
+    table: &str,
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_bootstrap"))
         .envs(moto.env())
-        .env("AWS_LAMBDA_RUNTIME_API", runtime_addr.to_string())
+        .env("AWS_LAMBDA_RUNTIME_API", runtime.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "casebot")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/casebot")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
         .env("CASE_BOT_SUPPORT", "aws")
-        .env("CASE_BOT_TABLE", "casebot-emulator")
+        .env("CASE_BOT_TABLE", table)
         .env("DINGTALK_APP_SECRET", APP_SECRET)
         .env("DINGTALK_API_BASE", fake.base_url())
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
 
-    // An API Gateway v2 event carrying a signed DingTalk callback.
+/// An API Gateway v2 event carrying a signed DingTalk callback.
+fn callback_event(fake: &FakeDingTalk, text: &str) -> String {
     let signed = fake
-        .callback("提工单\nsubject:emulator\nbody:b\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance")
+        .callback(text)
         .build("/dingtalk/callback", &AppSecret::new(APP_SECRET));
     let mut event: serde_json::Value =
         serde_json::from_str(include_str!("fixtures/apigw_v2_event.json")).unwrap();
     event["headers"]["timestamp"] = signed.headers()["timestamp"].to_str().unwrap().into();
     event["headers"]["sign"] = signed.headers()["sign"].to_str().unwrap().into();
     event["body"] = String::from_utf8(signed.body().clone()).unwrap().into();
-    api.events
-        .lock()
-        .unwrap()
-        .push(("req-1".to_owned(), event.to_string()));
-    api.ready.notify_waiters();
+    event.to_string()
+}
 
-    let (id, response) = tokio::time::timeout(Duration::from_secs(30), responses.recv())
+/// Queues `event` as invocation `id` and waits for its response.
+async fn invoke(
+    api: &RuntimeApi,
+    responses: &mut mpsc::UnboundedReceiver<(String, String)>,
+    id: &str,
+    event: String,
+) -> serde_json::Value {
+    api.events.lock().unwrap().push((id.to_owned(), event));
+    api.ready.notify_waiters();
+    let (answered, response) = tokio::time::timeout(Duration::from_secs(30), responses.recv())
         .await
         .unwrap()
         .unwrap();
+    assert_eq!(answered, id, "{response}");
+    serde_json::from_str(&response).unwrap()
+}
+
+#[tokio::test]
+async fn built_function_answers_an_api_gateway_event_through_the_runtime_api() {
+    let moto = MotoServer::start();
+    let sdk = moto.sdk_config().await;
+    // The SAM template creates the table in AWS; here the test does.
+    case_bot_core::DynamoStore::new(&sdk, "casebot-emulator")
+        .create_table()
+        .await
+        .unwrap();
+    let fake = FakeDingTalk::start().await.unwrap();
+    let (api, mut responses, runtime) = runtime_api().await;
+    let started = Instant::now();
+    let mut child = bootstrap(&moto, &fake, runtime, "casebot-emulator", &[]);
+    let event = callback_event(
+        &fake,
+        "提工单\nsubject:emulator\nbody:b\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance",
+    );
+    let response = invoke(&api, &mut responses, "req-1", event).await;
     let init = api
         .first_poll
         .lock()
@@ -159,8 +194,6 @@ async fn built_function_answers_an_api_gateway_event_through_the_runtime_api() {
         .map(|t| t.duration_since(started));
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(id, "req-1", "{response}");
-    let response: serde_json::Value = serde_json::from_str(&response).unwrap();
     assert_eq!(response["statusCode"], 200, "{response}");
     // Replied before the function returned, and the case is in moto.
     assert!(
@@ -175,4 +208,60 @@ async fn built_function_answers_an_api_gateway_event_through_the_runtime_api() {
         .unwrap();
     assert_eq!(cases.cases()[0].subject(), Some("emulator"));
     eprintln!("init (process start to first poll of the Runtime API): {init:?}");
+}
+
+#[tokio::test]
+async fn the_scheduled_sweep_sends_the_reply_a_callback_invocation_could_not() {
+    let moto = MotoServer::start();
+    let sdk = moto.sdk_config().await;
+    case_bot_core::DynamoStore::new(&sdk, "casebot-sweep")
+        .create_table()
+        .await
+        .unwrap();
+    let fake = FakeDingTalk::start().await.unwrap();
+    // Lambda freezes the function after its answer (here: the test kills it) before the retry.
+    let env = [("CASE_BOT_DINGTALK_BACKOFF_MS", "2000")];
+
+    // The callback function: DingTalk answers 500, the reply stays in the table's outbox.
+    let (api, mut responses, runtime) = runtime_api().await;
+    let mut callback = bootstrap(&moto, &fake, runtime, "casebot-sweep", &env);
+    fake.fail_next(1);
+    let response = invoke(&api, &mut responses, "req-1", callback_event(&fake, "帮助")).await;
+    let _ = callback.kill();
+    let _ = callback.wait();
+    assert_eq!(response["statusCode"], 200, "{response}");
+    assert!(fake.messages().is_empty());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    // The sweep function, on its schedule, sends it.
+    let (api, mut responses, runtime) = runtime_api().await;
+    let mut sweep = bootstrap(
+        &moto,
+        &fake,
+        runtime,
+        "casebot-sweep",
+        &[env[0], ("CASE_BOT_LAMBDA_ROLE", "sweep")],
+    );
+    let scheduled = serde_json::json!({
+        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-30T10:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/casebot-sweep"], "detail": {}
+    });
+    let summary = invoke(&api, &mut responses, "sweep-1", scheduled.to_string()).await;
+    let _ = sweep.kill();
+    let _ = sweep.wait();
+    assert_eq!(summary["finished"], true, "{summary}");
+    assert_eq!(
+        (&summary["backlog"], &summary["undelivered"]),
+        (&0.into(), &0.into()),
+        "{summary}"
+    );
+    let got = fake.messages();
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].text().contains("查找ServiceCode:"),
+        "{}",
+        got[0].text()
+    );
 }

@@ -471,6 +471,31 @@ impl CaseBot {
         self.inner.courier.deliver_due(deadline).await
     }
 
+    /// Catches up, for a scheduled call where nothing runs in the background (Lambda): finishes
+    /// the claims a crash or a timeout left unfinished (on a shared store, those older than
+    /// ten minutes), then sends what is due in the outbox, within `timeout`. Returns whether it
+    /// finished.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use case_bot_core::*;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let bot = CaseBot::builder(Arc::new(support_commands::Sandbox::new()), Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap()))).build().unwrap();
+    /// assert!(bot.sweep(std::time::Duration::from_secs(5)).await);
+    /// # }
+    /// ```
+    pub async fn sweep(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        self.recover().await;
+        let tasks = &self.inner.tasks;
+        tasks.close();
+        let finished = tokio::time::timeout_at(deadline, tasks.wait())
+            .await
+            .is_ok();
+        tasks.reopen();
+        finished && self.inner.courier.deliver_due(deadline).await
+    }
+
     /// Stops: waits until the commands processing in the background have finished (or
     /// `timeout` passes), stops the courier at once (what it had not sent stays in the outbox
     /// for the next start), and closes the store. Returns whether every command finished.
