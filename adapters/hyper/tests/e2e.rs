@@ -406,6 +406,12 @@ async fn restart_keeps_case_mapping_and_audit_trail() {
     let reply = say(&fake, &bot, &format!("释放 {case_id}")).await;
     assert!(reply.starts_with("AWS-[释放case成功]"), "{reply}");
     bot.stop_gracefully();
+    // A clean stop closes the file: its WAL is checkpointed, so a copy of the file is whole.
+    let wal = state.path().with_extension("db-wal");
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+        "WAL left behind"
+    );
     let store = case_bot_core::SqliteStore::open(state.path()).unwrap();
     let audit = store.recent_audit(10).await.unwrap();
     let commands: Vec<(&str, Option<&str>, &str)> = audit

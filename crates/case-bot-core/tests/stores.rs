@@ -8,7 +8,7 @@ use common::take;
 
 use std::sync::Arc;
 
-use case_bot_core::{AuditStore as _, CaseLinkStore as _, MemoryStore, SqliteStore};
+use case_bot_core::{AuditStore as _, CaseLinkStore as _, MemoryStore, SqliteStore, Store as _};
 use casebot_testkit::TempDir;
 
 #[tokio::test]
@@ -162,4 +162,57 @@ async fn sqlite_claims_are_atomic_under_concurrency() {
         winners += usize::from(handle.await.unwrap());
     }
     assert_eq!(winners, 1);
+}
+
+#[tokio::test]
+async fn a_damaged_or_foreign_state_file_is_refused_at_open_with_the_reason() {
+    let dir = TempDir::new("core-damaged");
+    let foreign = dir.path().join("notes.txt");
+    std::fs::write(
+        &foreign,
+        "these are not the tables you are looking for\n".repeat(200),
+    )
+    .unwrap();
+    let err = SqliteStore::open(&foreign).unwrap_err().to_string();
+    assert!(err.contains("not a database"), "{err}");
+
+    let damaged = dir.path().join("state.db");
+    {
+        let store = SqliteStore::open(&damaged).unwrap();
+        for i in 0..2_000 {
+            store.audit(audit_of(&format!("msg:{i}"))).await.unwrap();
+        }
+        store.close().await;
+    }
+    // Scribble over pages in the middle of the file, as a bad disk or a half copy would.
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    assert!(bytes.len() > 16 * 4096, "{}", bytes.len());
+    for byte in &mut bytes[8 * 4096..12 * 4096] {
+        *byte = 0x5a;
+    }
+    std::fs::write(&damaged, bytes).unwrap();
+    let err = SqliteStore::open(&damaged).unwrap_err().to_string();
+    assert!(
+        err.contains("damaged") || err.contains("malformed"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_clean_close_checkpoints_the_wal_so_the_file_alone_is_whole() {
+    let dir = TempDir::new("core-close");
+    let path = dir.path().join("state.db");
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(take(&store, "msg:before-close").await);
+    store.close().await;
+    let wal = dir.path().join("state.db-wal");
+    assert!(
+        !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+        "the WAL is folded into the file"
+    );
+    // A copy of the file alone has everything.
+    let copy = dir.path().join("copy.db");
+    std::fs::copy(&path, &copy).unwrap();
+    let reopened = SqliteStore::open(&copy).unwrap();
+    assert!(!take(&reopened, "msg:before-close").await);
 }

@@ -33,9 +33,13 @@ pub(super) fn open(conn: &Connection) -> Result<(), Unusable> {
     if check != "ok" {
         return Err(Unusable::Damaged(check));
     }
+    // WAL with synchronous=FULL: each commit is fsynced before the call returns, so what was
+    // acknowledged survives a process crash *and* a power loss. (NORMAL would survive a crash
+    // but could lose the last commits on power loss: a claim answered 200, then forgotten.)
+    // The cost is one fsync per commit, shared by every write in a group commit.
     conn.execute_batch(
         "PRAGMA journal_mode=WAL;
-         PRAGMA synchronous=NORMAL;
+         PRAGMA synchronous=FULL;
          CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL) WITHOUT ROWID;
          CREATE TABLE IF NOT EXISTS cases (case_id TEXT PRIMARY KEY, link TEXT NOT NULL);
          CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
@@ -79,6 +83,12 @@ pub(super) fn open(conn: &Connection) -> Result<(), Unusable> {
     conn.execute(
         "DELETE FROM claims WHERE state = 'done' AND expires_at_ms <= ?1",
         params![now],
+    )?;
+    // One process owns a SQLite file: leases of a process that died are void at once (its
+    // sends were cut off; they are sent again, at least once).
+    conn.execute(
+        "UPDATE outbox SET lease_owner = NULL, lease_until_ms = NULL WHERE lease_owner IS NOT NULL",
+        [],
     )?;
     Ok(())
 }
