@@ -201,7 +201,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         })),
     };
     let store: Arc<dyn Store> = match (&table, &sdk) {
-        (Some(table), Some(sdk)) => Arc::new(DynamoStore::new(sdk, table.as_str())),
+        (Some(table), Some(sdk)) => {
+            Arc::new(DynamoStore::new(sdk, table.as_str()).audit_days(config.audit_days))
+        }
         _ => Arc::new(
             SqliteStore::open(&args.state).map_err(|source| Failure::State {
                 path: args.state.clone(),

@@ -112,7 +112,7 @@ pub async fn bot_from_env() -> Result<CaseBot, case_bot_core::Error> {
             _ => Arc::new(SecretsManagerSource::new(&sdk, &config.secret_id)),
         };
     let store: Arc<dyn Store> = match table {
-        Some(table) => Arc::new(DynamoStore::new(&sdk, table)),
+        Some(table) => Arc::new(DynamoStore::new(&sdk, table).audit_days(config.audit_days)),
         None => {
             tracing::warn!(
                 "CASE_BOT_TABLE is not set: state is in memory and lost between instances"

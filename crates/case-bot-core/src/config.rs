@@ -195,6 +195,10 @@ pub struct Config {
     /// group is told the bot is behind.
     #[arg(long, env = "CASE_BOT_BACKLOG_LIMIT", default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..))]
     pub backlog_limit: u32,
+    /// Commands run at once; more wait their turn (claimed and durable). Bounds the memory
+    /// and the AWS calls of a flood: AWS Support takes only a few calls a second anyway.
+    #[arg(long, env = "CASE_BOT_MAX_COMMANDS", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_commands: u32,
     /// Days the audit trail (and undelivered messages) are kept.
     #[arg(long, env = "CASE_BOT_AUDIT_DAYS", default_value_t = 400, value_parser = clap::value_parser!(u32).range(1..))]
     pub audit_days: u32,
@@ -256,6 +260,7 @@ impl Default for Config {
             throttled_wait: Duration::from_secs(60),
             send_backoff: Duration::from_secs(2),
             backlog_limit: 40,
+            max_commands: 32,
             audit_days: 400,
             test_crash_at: None,
             idempotency_ttl: Duration::from_secs(3600),

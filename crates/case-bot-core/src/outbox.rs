@@ -17,7 +17,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use dingtalk_robot::{CustomRobot, OutboundMessage, Sender, SessionWebhook, Target};
@@ -83,8 +83,11 @@ pub(crate) struct Courier {
     retries: Retries,
     /// The lease owner: this process.
     owner: String,
-    /// Entries being sent by this process (a lease of our own is not a lock against us).
-    in_flight: Mutex<HashSet<String>>,
+    /// Entries being sent by this process (a lease of our own is not a lock against us). A
+    /// round holds it from its lease to its check, and a send removes its entry only after
+    /// the settlement is committed, so a round never acts on a stale read of an entry that
+    /// was just sent.
+    in_flight: tokio::sync::Mutex<HashSet<String>>,
     sends: TaskTracker,
     wake: Notify,
     /// Until when 130101 paused the robot, Unix ms.
@@ -117,7 +120,7 @@ impl Courier {
             robot_conversation,
             retries,
             owner: format!("{}-{:08x}", std::process::id(), nonce & 0xffff_ffff),
-            in_flight: Mutex::default(),
+            in_flight: tokio::sync::Mutex::default(),
             sends: TaskTracker::new(),
             wake: Notify::new(),
             paused_until_ms: AtomicI64::new(0),
@@ -178,18 +181,14 @@ impl Courier {
             return Ok(0);
         }
         let lease_until = now.saturating_add(millis(self.retries.lease));
+        let mut in_flight = self.in_flight.lock().await;
         let due = self
             .store
             .lease_due(now, &self.owner, lease_until, ROUND)
             .await?;
         let mut started = 0;
         for entry in due {
-            let fresh = self
-                .in_flight
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(entry.id.clone());
-            if fresh {
+            if in_flight.insert(entry.id.clone()) {
                 started += 1;
                 let courier = Arc::clone(&self);
                 self.sends.spawn(async move { courier.send(entry).await });
@@ -229,10 +228,7 @@ impl Courier {
             // The lease runs out and the entry is sent again: at-least-once.
             tracing::error!(error = %err, id = %entry.id, "outbox: cannot settle an entry");
         }
-        self.in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&entry.id);
+        self.in_flight.lock().await.remove(&entry.id);
         self.wake.notify_one();
     }
 

@@ -50,6 +50,8 @@ impl CaseBot {
         let message = Message::from(msg);
         let _active = self.activate(&claim.key);
         self.crash_point(CrashPoint::AfterClaim);
+        // A closed semaphore is never closed here; without a turn the command still runs.
+        let _turn = self.inner.commands.acquire().await.ok();
         match self
             .inner
             .store

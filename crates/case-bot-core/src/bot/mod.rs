@@ -139,6 +139,7 @@ impl CaseBotBuilder {
                 "no conversation allow-list: any DingTalk conversation that can reach the robot may use it"
             );
         }
+        let turns = usize::try_from(config.max_commands).unwrap_or(32);
         let secrets = Arc::new(CachedSecrets::new(self.secrets));
         let courier = Arc::new(Courier::new(
             Arc::clone(&self.store),
@@ -166,6 +167,7 @@ impl CaseBotBuilder {
                 events: AtomicU64::new(0),
                 last_claim_ms: AtomicI64::new(0),
                 store_ok: AtomicBool::new(true),
+                commands: tokio::sync::Semaphore::new(turns),
                 creating: Mutex::default(),
                 active: Mutex::default(),
             }),
@@ -219,6 +221,8 @@ struct Inner {
     last_claim_ms: AtomicI64,
     /// Whether the last store write succeeded (readiness).
     store_ok: AtomicBool,
+    /// Turns to run a command (`--max-commands`).
+    commands: tokio::sync::Semaphore,
     /// Creates running, by conversation, subject and body: a repeat makes no second case.
     creating: Mutex<HashSet<u64>>,
     /// Claims this process is working on (recovery leaves them alone).

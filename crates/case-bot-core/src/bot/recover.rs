@@ -82,6 +82,7 @@ impl CaseBot {
             _ => {
                 let message = Message::from(msg);
                 let _active = self.activate(&claim.key);
+                let _turn = self.inner.commands.acquire().await.ok();
                 let (command, executed) = self.reconcile(&message, &claim).await;
                 self.finish(&message, &claim, command, executed).await;
             }
