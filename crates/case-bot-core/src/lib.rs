@@ -63,5 +63,5 @@ pub use store::DynamoStore;
 pub use store::SqliteStore;
 pub use store::{
     AuditRecord, AuditStore, CaseLink, CaseLinkStore, Claim, ClaimState, ClaimStore, DeliveryState,
-    Destination, MemoryStore, OutboxEntry, OutboxStore, Settlement, Store,
+    Destination, Finish, MemoryStore, OutboxEntry, OutboxStore, Settlement, Store,
 };

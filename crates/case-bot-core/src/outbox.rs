@@ -16,8 +16,8 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use dingtalk_robot::{CustomRobot, OutboundMessage, Sender, SessionWebhook, Target};
@@ -84,9 +84,9 @@ pub(crate) struct Courier {
     /// The lease owner: this process.
     owner: String,
     /// Entries being sent by this process (a lease of our own is not a lock against us). A
-    /// round holds it from its lease to its check, and a send removes its entry only after
-    /// the settlement is committed, so a round never acts on a stale read of an entry that
-    /// was just sent.
+    /// round holds it from its lease to its check, and a send holds it to settle and remove
+    /// its entry, so a round neither sends an entry settled under it nor leaves a lease of its
+    /// own on one.
     in_flight: tokio::sync::Mutex<HashSet<String>>,
     sends: TaskTracker,
     wake: Notify,
@@ -224,11 +224,15 @@ impl Courier {
                 Settlement::Undelivered
             }
         };
+        // Settled under the in-flight lock: a round (which holds it from its lease to its
+        // check) cannot lease the entry again between this settlement and the removal.
+        let mut in_flight = self.in_flight.lock().await;
         if let Err(err) = self.store.settle(&entry.id, settlement).await {
             // The lease runs out and the entry is sent again: at-least-once.
             tracing::error!(error = %err, id = %entry.id, "outbox: cannot settle an entry");
         }
-        self.in_flight.lock().await.remove(&entry.id);
+        in_flight.remove(&entry.id);
+        drop(in_flight);
         self.wake.notify_one();
     }
 

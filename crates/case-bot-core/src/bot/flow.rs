@@ -1,12 +1,15 @@
-//! One claimed event through the stages, with its claim's state moving
-//! `accepted → executing → done`:
+//! One claimed event through the stages:
 //!
-//! - **decide**: authorize, parse, and (unless the conversation's replies are backed up)
-//!   execute. The command runs in a task of its own: at the deadline a read is given up, but a
-//!   write (create, reply, resolve) keeps running. Its outcome is unknown, so the group is told
-//!   "AWS is slow", and the real outcome is reported when it comes;
-//! - **finish**: render, record (audit row, case link), and the reply into the outbox, then
-//!   the claim is done. Each step is idempotent, so finishing again after a crash adds nothing.
+//! - **plan**: authorize and parse;
+//! - **execute** (unless the conversation's replies are backed up). A write (create, reply,
+//!   resolve) first moves its claim `accepted → executing` (one process wins), so a crash is
+//!   reconciled rather than run blind; a read is simply run again after a crash. The command runs
+//!   in a task of its own: at the deadline a read is given up, but a write keeps running. Its
+//!   outcome is unknown, so the group is told "AWS is slow", and the real outcome is reported
+//!   when it comes;
+//! - **finish**: render, and in one [`Finish`] the audit row, the case link, the reply's outbox
+//!   entries and the claim done. Each part is idempotent, so finishing again after a crash adds
+//!   nothing.
 
 use std::sync::PoisonError;
 
@@ -23,9 +26,17 @@ use crate::pipeline::parse::{Request, parse};
 use crate::pipeline::record::record;
 use crate::pipeline::render;
 use crate::policy::Actor;
-use crate::store::{Claim, ClaimState};
+use crate::store::{Claim, ClaimState, Finish};
 
-/// What the decide stage came to.
+/// What authorize and parse came to.
+pub(super) enum Plan {
+    /// The outcome, without running anything (refused, not a command, invalid).
+    Now(Executed),
+    /// A command to run, for this actor.
+    Run(Actor, Command),
+}
+
+/// What the execute stage came to.
 pub(super) enum Decided {
     /// The outcome.
     Now(Executed),
@@ -44,67 +55,76 @@ fn write_action(command: &Command) -> Option<Action> {
 }
 
 impl CaseBot {
-    /// Runs a claimed event: starts it (only one process can), decides, finishes.
+    /// Runs a claimed event: plans, starts a write (only one process can), executes, finishes.
     pub(super) async fn run(&self, event: Event, claim: Claim) -> Outcome {
         let Event::Message(msg) = event;
         let message = Message::from(msg);
         let _active = self.activate(&claim.key);
         self.crash_point(CrashPoint::AfterClaim);
-        // A closed semaphore is never closed here; without a turn the command still runs.
+        // The semaphore is never closed: without a turn the command would still run.
         let _turn = self.inner.commands.acquire().await.ok();
-        match self
-            .inner
-            .store
-            .advance(&claim.key, ClaimState::Accepted, ClaimState::Executing)
-            .await
-        {
-            Ok(true) => {}
-            // Another process (a recovery, a shared store's other server) started it.
-            Ok(false) => return Outcome::duplicate(),
-            Err(err) => {
-                // Left `accepted`: recovered once the store takes writes again.
-                self.store_failed(&err);
-                return Outcome::unavailable("any", err);
+        let (command, plan) = self.plan(&message);
+        let (actor, request) = match plan {
+            Plan::Now(executed) => {
+                return self
+                    .finish(&message, &claim, command, executed, ClaimState::Accepted)
+                    .await;
+            }
+            Plan::Run(actor, request) => (actor, request),
+        };
+        if let Some(pending) = self.backlog(&message.origin.conversation_id).await {
+            let behind = Executed::Behind { pending };
+            return self
+                .finish(&message, &claim, command, behind, ClaimState::Accepted)
+                .await;
+        }
+        let mut from = ClaimState::Accepted;
+        if write_action(&request).is_some() {
+            match self
+                .inner
+                .store
+                .advance(&claim.key, ClaimState::Accepted, ClaimState::Executing)
+                .await
+            {
+                Ok(true) => from = ClaimState::Executing,
+                // Another process (a recovery, a shared store's other server) started it.
+                Ok(false) => return Outcome::duplicate(),
+                Err(err) => {
+                    // Left `accepted`: run once the store takes writes again.
+                    self.store_failed(&err);
+                    return Outcome::unavailable(command, err);
+                }
             }
         }
-        let (command, decided) = self.decide(&message, &claim).await;
-        match decided {
-            Decided::Now(executed) => self.finish(&message, &claim, command, executed).await,
+        match self.execute(&message.origin, actor, request, &claim).await {
+            Decided::Now(executed) => self.finish(&message, &claim, command, executed, from).await,
             Decided::Later(action, running) => {
                 self.later(message, claim, command, action, running).await
             }
         }
     }
 
-    /// Authorize, parse and execute: what was asked (the audit trail's name) and what it came
-    /// to.
-    pub(super) async fn decide(&self, message: &Message, claim: &Claim) -> (&'static str, Decided) {
-        let inner = &*self.inner;
-        let actor = match inner.policy.authorize(&message.origin) {
+    /// Authorize and parse: what was asked (the audit trail's name), and what to do.
+    pub(super) fn plan(&self, message: &Message) -> (&'static str, Plan) {
+        let actor = match self.inner.policy.authorize(&message.origin) {
             Ok(actor) => actor,
             Err(refusal) => {
                 let refused = Executed::Refused {
                     refusal,
                     case_id: None,
                 };
-                return ("any", Decided::Now(refused));
+                return ("any", Plan::Now(refused));
             }
         };
         let request = parse(message);
         let name = request.name();
         tracing::Span::current().record("command", name);
-        let command = match request {
-            Request::Command(command) => command,
-            Request::Unsupported => return (name, Decided::Now(Executed::Unsupported)),
-            Request::Invalid(err) => return (name, Decided::Now(Executed::Invalid(err))),
+        let plan = match request {
+            Request::Command(command) => Plan::Run(actor, command),
+            Request::Unsupported => Plan::Now(Executed::Unsupported),
+            Request::Invalid(err) => Plan::Now(Executed::Invalid(err)),
         };
-        if let Some(pending) = self.backlog(&message.origin.conversation_id).await {
-            return (name, Decided::Now(Executed::Behind { pending }));
-        }
-        (
-            name,
-            self.execute(&message.origin, actor, command, claim).await,
-        )
+        (name, plan)
     }
 
     /// The conversation's pending replies, when they are at the backlog limit.
@@ -121,7 +141,7 @@ impl CaseBot {
     }
 
     /// Runs `command` in a task of its own, within the command deadline.
-    async fn execute(
+    pub(super) async fn execute(
         &self,
         origin: &Origin,
         actor: Actor,
@@ -258,7 +278,7 @@ impl CaseBot {
     ) -> Outcome {
         let notice = render::reply(self.inner.config.lang, &Executed::Slow { action });
         let delivery = self
-            .enqueue(&message.origin, &claim, notice, command, None, 0)
+            .enqueue(&message.origin, &claim, notice, command, 0)
             .await;
         let bot = self.clone();
         self.inner.tasks.spawn(async move {
@@ -266,7 +286,8 @@ impl CaseBot {
             let executed = running
                 .await
                 .unwrap_or_else(|err| Executed::Unavailable(Error::internal(err)));
-            bot.finish(&message, &claim, command, executed).await;
+            bot.finish(&message, &claim, command, executed, ClaimState::Executing)
+                .await;
         });
         Outcome {
             command,
@@ -276,14 +297,16 @@ impl CaseBot {
         }
     }
 
-    /// Render, record, the reply into the outbox, and the claim done. When the store fails,
-    /// the claim stays `executing` and is finished by the recovery.
+    /// Render, then in one [`Finish`] the record, the reply into the outbox and the claim
+    /// (in state `from`) done. When the store fails, the claim stays unfinished and is finished
+    /// by the recovery.
     pub(super) async fn finish(
         &self,
         message: &Message,
         claim: &Claim,
         command: &'static str,
         executed: Executed,
+        from: ClaimState,
     ) -> Outcome {
         self.crash_point(CrashPoint::AfterAws);
         let origin = &message.origin;
@@ -294,10 +317,9 @@ impl CaseBot {
             case_id: case_id.clone(),
             delivery,
         };
-        if let Err(err) = record(&*self.inner.store, origin, claim, command, &executed).await {
-            self.store_failed(&err);
-            return outcome(Delivery::Failed(err));
-        }
+        let (audit, case) = record(origin, claim, command, &executed);
+        let mut finish = Finish::new(claim.key.clone(), from, audit);
+        finish.case = case;
         // Over the backlog limit only the first refusal is answered: answering every one
         // would grow the queue the answer is about.
         let limit = usize::try_from(self.inner.config.backlog_limit).unwrap_or(usize::MAX);
@@ -311,27 +333,54 @@ impl CaseBot {
             }
             _ => {
                 let reply = render::reply(self.inner.config.lang, &executed);
-                self.enqueue(origin, claim, reply, command, case_id.clone(), ANSWER)
+                match self
+                    .letters(origin, claim, reply, command, case_id.clone(), ANSWER)
                     .await
+                {
+                    Ok((entries, delivery)) => {
+                        finish.entries = entries;
+                        delivery
+                    }
+                    Err(err) => Delivery::Failed(err),
+                }
             }
         };
-        if matches!(&delivery, Delivery::Failed(Error::Store { .. })) {
-            return outcome(delivery);
-        }
-        self.crash_point(CrashPoint::AfterOutbox);
-        if let Err(err) = self
-            .inner
-            .store
-            .advance(&claim.key, ClaimState::Executing, ClaimState::Done)
-            .await
-        {
+        if let Err(err) = self.inner.store.finish(finish).await {
             self.store_failed(&err);
+            return outcome(Delivery::Failed(err));
         }
+        self.inner.courier.wake();
+        self.crash_point(CrashPoint::AfterOutbox);
         outcome(delivery)
     }
 
-    /// `reply` into the outbox, from part `first_part`, for the courier.
+    /// `reply` into the outbox now (a notice before the answer), from part `first_part`.
     async fn enqueue(
+        &self,
+        origin: &Origin,
+        claim: &Claim,
+        reply: dingtalk_robot::OutboundMessage,
+        command: &'static str,
+        first_part: usize,
+    ) -> Delivery {
+        let (entries, delivery) = match self
+            .letters(origin, claim, reply, command, None, first_part)
+            .await
+        {
+            Ok(letters) => letters,
+            Err(err) => return Delivery::Failed(err),
+        };
+        if let Err(err) = self.inner.store.enqueue(&entries).await {
+            self.store_failed(&err);
+            return Delivery::Failed(err);
+        }
+        self.inner.courier.wake();
+        delivery
+    }
+
+    /// `reply` as outbox entries from part `first_part`, and what the delivery will be; a reply
+    /// with nowhere to go is logged with its content.
+    async fn letters(
         &self,
         origin: &Origin,
         claim: &Claim,
@@ -339,7 +388,7 @@ impl CaseBot {
         command: &'static str,
         case_id: Option<String>,
         first_part: usize,
-    ) -> Delivery {
+    ) -> Result<(Vec<crate::store::OutboxEntry>, Delivery), Error> {
         let robot = self
             .keys()
             .await
@@ -352,27 +401,20 @@ impl CaseBot {
             robot_conversation: self.inner.config.robot_conversation.as_deref(),
         };
         let content = serde_json::to_string(&reply).unwrap_or_default();
-        let letters = match letters(&route, claim, reply, command, case_id.clone(), first_part) {
-            Ok(letters) => letters,
-            Err(err) => {
+        let letters = letters(&route, claim, reply, command, case_id.clone(), first_part)
+            .inspect_err(|err| {
                 tracing::error!(error = %err, case_id = case_id.as_deref().unwrap_or("-"),
                     content = %content, "reply undelivered: it has nowhere to go");
-                return Delivery::Failed(err);
-            }
-        };
+            })?;
         let parts = letters.entries.len();
-        if let Err(err) = self.inner.store.enqueue(&letters.entries).await {
-            self.store_failed(&err);
-            return Delivery::Failed(err);
-        }
-        self.inner.courier.wake();
-        match letters.inline {
+        let delivery = match letters.inline {
             Some(first) => Delivery::Inline {
                 first,
                 rest: Ok(parts),
             },
             None => Delivery::Queued { parts },
-        }
+        };
+        Ok((letters.entries, delivery))
     }
 
     /// Test only (`--test-crash-at`): dies here, as `kill -9` would.

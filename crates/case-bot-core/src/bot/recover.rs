@@ -17,10 +17,9 @@ use dingtalk_robot::InboundMessage;
 use support_commands::Command;
 
 use super::CaseBot;
-use super::flow::Decided;
+use super::flow::{Decided, Plan};
 use crate::event::{Event, Message};
 use crate::pipeline::execute::{Action, Executed};
-use crate::pipeline::parse::{Request, parse};
 use crate::store::{Claim, ClaimState, unix_ms};
 
 /// How old another server's unfinished claim must be before this one takes it over (shared
@@ -84,34 +83,37 @@ impl CaseBot {
                 let _active = self.activate(&claim.key);
                 let _turn = self.inner.commands.acquire().await.ok();
                 let (command, executed) = self.reconcile(&message, &claim).await;
-                self.finish(&message, &claim, command, executed).await;
+                self.finish(&message, &claim, command, executed, ClaimState::Executing)
+                    .await;
             }
         }
     }
 
-    /// What an `executing` claim came to, without writing to AWS blind.
+    /// What an `executing` claim (always a write) came to, without writing to AWS blind.
     async fn reconcile(&self, message: &Message, claim: &Claim) -> (&'static str, Executed) {
-        let write = match parse(message) {
-            Request::Command(Command::CreateCase(_)) => Some((Action::Create, None)),
-            Request::Command(Command::Reply { case, .. }) => Some((Action::Reply, Some(case))),
+        let (command, plan) = self.plan(message);
+        let (actor, request) = match plan {
+            Plan::Now(executed) => return (command, executed),
+            Plan::Run(actor, request) => (actor, request),
+        };
+        let lookup = match &request {
+            Command::CreateCase(_) => Some((Action::Create, None)),
+            Command::Reply { case, .. } => Some((Action::Reply, Some(case.clone()))),
             _ => None,
         };
-        let Some((action, case)) = write else {
-            // Reads and resolves: run again.
-            let (command, decided) = self.decide(message, claim).await;
-            let executed = match decided {
+        let executed = match lookup {
+            Some((action, case)) => self
+                .look_up(action, &claim.token, case.as_ref())
+                .await
+                .unwrap_or(Executed::Unconfirmed { action }),
+            // A resolve (AWS takes it twice) runs again.
+            None => match self.execute(&message.origin, actor, request, claim).await {
                 Decided::Now(executed) => executed,
                 Decided::Later(action, running) => {
                     running.await.unwrap_or(Executed::Unconfirmed { action })
                 }
-            };
-            return (command, executed);
+            },
         };
-        let command = parse(message).name();
-        let executed = self
-            .look_up(action, &claim.token, case.as_ref())
-            .await
-            .unwrap_or(Executed::Unconfirmed { action });
         (command, executed)
     }
 

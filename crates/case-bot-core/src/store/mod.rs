@@ -17,7 +17,8 @@ pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 pub(crate) use records::UNDELIVERED;
 pub use records::{
-    AuditRecord, CaseLink, Claim, ClaimState, DeliveryState, Destination, OutboxEntry, Settlement,
+    AuditRecord, CaseLink, Claim, ClaimState, DeliveryState, Destination, Finish, OutboxEntry,
+    Settlement,
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
@@ -106,6 +107,22 @@ pub trait OutboxStore: Send + Sync {
 /// ```
 #[async_trait]
 pub trait Store: ClaimStore + CaseLinkStore + AuditStore + OutboxStore + std::fmt::Debug {
+    /// Finishes a claim: its audit row, its case link, its reply's outbox entries, and the
+    /// claim from `finish.from` to done. The default writes them one after the other, each
+    /// idempotent, so a crash in between is finished again by the recovery; SQLite writes them
+    /// in one commit.
+    async fn finish(&self, finish: Finish) -> Result<(), Error> {
+        if let Some((case_id, link)) = &finish.case {
+            self.put_case(case_id, link).await?;
+        }
+        self.audit(finish.audit).await?;
+        if !finish.entries.is_empty() {
+            self.enqueue(&finish.entries).await?;
+        }
+        self.advance(&finish.key, finish.from, ClaimState::Done)
+            .await
+            .map(drop)
+    }
     /// Deletes what is no longer kept: claims done and expired, entries sent before
     /// `sent_before_ms`, and audit records (and entries given up) from before
     /// `audit_before_ms`.

@@ -405,3 +405,49 @@ pub enum Settlement {
         next_attempt_ms: i64,
     },
 }
+
+/// Everything finishing a claim writes ([`Store::finish`](super::Store::finish)).
+///
+/// ```
+/// use case_bot_core::{AuditRecord, ClaimState, Finish};
+/// let audit = AuditRecord { at_ms: 0, sender: "张三".into(), sender_staff_id: None,
+///     conversation_id: "cid".into(), command: "help".into(), case_id: None, outcome: "help".into(),
+///     claim_key: Some("msg:m1".into()) };
+/// let finish = Finish::new("msg:m1", ClaimState::Accepted, audit);
+/// assert!(finish.entries.is_empty());
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Finish {
+    /// The claim's key.
+    pub key: String,
+    /// The state it is in (accepted for a read, executing for a write).
+    pub from: ClaimState,
+    /// Its audit row.
+    pub audit: AuditRecord,
+    /// The case it opened, and the link to its conversation.
+    pub case: Option<(String, CaseLink)>,
+    /// Its reply, for the courier.
+    pub entries: Vec<OutboxEntry>,
+}
+
+impl Finish {
+    /// The end of claim `key` (in state `from`) with its audit row; no case link, no reply.
+    ///
+    /// ```
+    /// # use case_bot_core::{AuditRecord, ClaimState, Finish};
+    /// # let audit = AuditRecord { at_ms: 0, sender: "a".into(), sender_staff_id: None, conversation_id: "c".into(), command: "help".into(), case_id: None, outcome: "help".into(), claim_key: None };
+    /// let finish = Finish::new("msg:m1", ClaimState::Executing, audit);
+    /// assert_eq!(finish.from, ClaimState::Executing);
+    /// ```
+    #[must_use]
+    pub fn new(key: impl Into<String>, from: ClaimState, audit: AuditRecord) -> Self {
+        Self {
+            key: key.into(),
+            from,
+            audit,
+            case: None,
+            entries: Vec::new(),
+        }
+    }
+}

@@ -30,7 +30,7 @@ use tokio::sync::oneshot;
 
 use super::{
     AuditRecord, AuditStore, CaseLink, CaseLinkStore, Claim, ClaimState, ClaimStore, DeliveryState,
-    OutboxEntry, OutboxStore, Settlement, Store, unix_ms,
+    Finish, OutboxEntry, OutboxStore, Settlement, Store, unix_ms,
 };
 use crate::error::Error;
 
@@ -367,6 +367,28 @@ impl OutboxStore for SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn finish(&self, finish: Finish) -> Result<(), Error> {
+        let link = match &finish.case {
+            Some((case_id, link)) => Some((
+                case_id.clone(),
+                serde_json::to_string(link).map_err(|e| Error::store("finish", e))?,
+            )),
+            None => None,
+        };
+        // One savepoint, one commit: all of it or none of it.
+        self.call("finish", move |conn| {
+            if let Some((case_id, json)) = &link {
+                rows::put_case(conn, case_id, json)?;
+            }
+            rows::audit(conn, &finish.audit)?;
+            rows::enqueue(conn, &finish.entries)?;
+            rows::advance(conn, &finish.key, finish.from, ClaimState::Done)?;
+            Ok(Answer::Done)
+        })
+        .await
+        .map(drop)
+    }
+
     async fn prune(&self, sent_before_ms: i64, audit_before_ms: i64) -> Result<(), Error> {
         let now = unix_ms();
         self.call("prune", move |conn| {
