@@ -17,7 +17,7 @@ use support_commands::{CaseRef, Command, Error as SupportError, SupportApi as _}
 use tokio::task::JoinHandle;
 
 use super::{CaseBot, digest};
-use crate::config::CrashPoint;
+use crate::config::{CrashPoint, ReplyMode};
 use crate::error::Error;
 use crate::event::{Delivery, Event, Message, Origin, Outcome};
 use crate::pipeline::deliver::{ANSWER, Route, letters};
@@ -127,8 +127,13 @@ impl CaseBot {
         (name, plan)
     }
 
-    /// The conversation's pending replies, when they are at the backlog limit.
+    /// The conversation's pending replies, when they are at the backlog limit. In `response`
+    /// mode a reply rides on the HTTP answer rather than the outbox, so there is no backlog to
+    /// bound.
     async fn backlog(&self, conversation: &str) -> Option<usize> {
+        if self.inner.config.reply == ReplyMode::Response {
+            return None;
+        }
         let limit = usize::try_from(self.inner.config.backlog_limit).unwrap_or(usize::MAX);
         match self.inner.store.pending(Some(conversation)).await {
             Ok(pending) if pending >= limit => Some(pending),
@@ -170,6 +175,16 @@ impl CaseBot {
                 return Decided::Now(Executed::StillCreating);
             }
         }
+        let deadline = self.inner.config.command_deadline;
+        if write.is_none() {
+            // A read is simply given up at the deadline: it runs here.
+            let read = self.execute_now(origin, &actor, command, &claim.token);
+            return Decided::Now(
+                tokio::time::timeout(deadline, read)
+                    .await
+                    .unwrap_or(Executed::TimedOut),
+            );
+        }
         let bot = self.clone();
         let origin = origin.clone();
         let token = claim.token.clone();
@@ -184,16 +199,14 @@ impl CaseBot {
             }
             executed
         });
-        match tokio::time::timeout(self.inner.config.command_deadline, &mut running).await {
+        match tokio::time::timeout(deadline, &mut running).await {
             Ok(done) => {
                 Decided::Now(done.unwrap_or_else(|err| Executed::Unavailable(Error::internal(err))))
             }
+            // A write keeps running: its outcome is reported when AWS answers.
             Err(_) => match write {
                 Some(action) => Decided::Later(action, running),
-                None => {
-                    running.abort();
-                    Decided::Now(Executed::TimedOut)
-                }
+                None => Decided::Now(Executed::TimedOut),
             },
         }
     }
@@ -345,11 +358,14 @@ impl CaseBot {
                 }
             }
         };
+        let queued = !finish.entries.is_empty();
         if let Err(err) = self.inner.store.finish(finish).await {
             self.store_failed(&err);
             return outcome(Delivery::Failed(err));
         }
-        self.inner.courier.wake();
+        if queued {
+            self.inner.courier.wake();
+        }
         self.crash_point(CrashPoint::AfterOutbox);
         outcome(delivery)
     }

@@ -120,8 +120,8 @@ fn serve(mut conn: Connection, requests: &mpsc::Receiver<Request>) {
     }
 }
 
-/// Runs `batch` in one transaction, each statement in a savepoint of its own (a statement that
-/// fails leaves nothing behind); each answer is sent once the commit is known.
+/// Runs `batch` in one transaction, each call in a savepoint of its own when there are several
+/// (a call that fails leaves nothing behind); each answer is sent once the commit is known.
 fn run(conn: &mut Connection, batch: Vec<Job>) {
     if batch.is_empty() {
         return;
@@ -136,11 +136,24 @@ fn run(conn: &mut Connection, batch: Vec<Job>) {
         }
     };
     let mut tx = tx;
+    // Alone in its transaction, a call is all or nothing without a savepoint of its own.
+    let alone = batch.len() == 1;
     let answers: Vec<_> = batch
         .into_iter()
-        .map(|(what, statement, reply)| (what, reply, in_savepoint(&mut tx, statement)))
+        .map(|(what, statement, reply)| {
+            let answer = if alone {
+                statement(&tx)
+            } else {
+                in_savepoint(&mut tx, statement)
+            };
+            (what, reply, answer)
+        })
         .collect();
-    let committed = tx.commit();
+    let committed = if alone && answers.iter().any(|(_, _, answer)| answer.is_err()) {
+        tx.rollback()
+    } else {
+        tx.commit()
+    };
     for (what, reply, answer) in answers {
         let _ = reply.send(match (&committed, answer) {
             (Ok(()), Ok(answer)) => Ok(answer),
