@@ -144,12 +144,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for App {
                 }
                 READY_PATH if request.method() == http::Method::GET => {
                     let readiness = app.bot.readiness().await;
-                    let status = if readiness.ready {
-                        http::StatusCode::OK
-                    } else {
-                        http::StatusCode::SERVICE_UNAVAILABLE
-                    };
-                    json_response(status, &readiness)
+                    json_response(readiness.status(), &readiness)
                 }
                 HEALTH_PATH | READY_PATH => {
                     rejection(http::StatusCode::METHOD_NOT_ALLOWED, "use GET")

@@ -2,7 +2,9 @@
 //! by path and served by `lambda_http::run` (API Gateway HTTP API, payload v2).
 //!
 //! In Lambda nothing may run after the response (the function is frozen), so the bot runs the
-//! command and posts the reply before answering, within [`COMMAND_DEADLINE`] plus the reply.
+//! command, queues the reply and sends what is due before answering (within [`COMMAND_DEADLINE`]
+//! plus 2 s); what is left (a retry, a write AWS answers late) is finished by the scheduled
+//! [`sweep`].
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), lambda_http::Error> {
@@ -25,19 +27,15 @@ use case_bot_core::{
     SupportBackend, json_response, rejection,
 };
 use clap::{CommandFactory as _, FromArgMatches as _, Parser};
-use dingtalk_robot::{RateLimit, RetryPolicy, Sender};
 use http_body_util::Full;
 use lambda_http::Request;
 use support_commands::{AwsSupport, AwsSupportConfig, Sandbox, SupportApi};
 
 /// Deadline for the AWS Support call(s) of one command. DingTalk does not document its
-/// callback timeout; the bot answers within about 5 s in total (3 s for AWS, then the reply
-/// post with a 1.5 s timeout), well inside API Gateway's 30 s and the common few-second
-/// webhook timeouts.
+/// callback timeout; the bot answers within about 5 s in total (3 s for AWS, then up to 2 s
+/// sending the reply), well inside API Gateway's 30 s and the common few-second webhook
+/// timeouts. A write still running at the deadline is answered "AWS is slow".
 pub const COMMAND_DEADLINE: Duration = Duration::from_secs(3);
-
-/// Timeout of one reply post to DingTalk from Lambda.
-pub const REPLY_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// The function's settings: those of `case-bot serve` ([`Config`], the same environment
 /// variables) plus the state table.
@@ -120,23 +118,8 @@ pub async fn bot_from_env() -> Result<CaseBot, case_bot_core::Error> {
             Arc::new(MemoryStore::default())
         }
     };
-    let sender = Sender::builder()
-        .api_base(&config.dingtalk_api_base)
-        .timeout(REPLY_TIMEOUT)
-        .rate_limit(RateLimit::new(
-            config.messages_per_minute,
-            Duration::from_secs(60),
-        ))
-        // No waits inside an invocation: the outbox retries, from the scheduled drain.
-        .retry(
-            RetryPolicy::default()
-                .rate_limited_retries(0)
-                .transient_retries(0),
-        )
-        .build()?;
     CaseBot::builder(support, secrets)
         .store(store)
-        .sender(sender)
         .config(config)
         .build()
 }
@@ -225,12 +208,7 @@ impl tower_service::Service<Request> for App {
                 }
                 READY_PATH if request.method() == http::Method::GET => {
                     let readiness = app.bot.readiness().await;
-                    let status = if readiness.ready {
-                        http::StatusCode::OK
-                    } else {
-                        http::StatusCode::SERVICE_UNAVAILABLE
-                    };
-                    json_response(status, &readiness)
+                    json_response(readiness.status(), &readiness)
                 }
                 HEALTH_PATH | READY_PATH => {
                     rejection(http::StatusCode::METHOD_NOT_ALLOWED, "use GET")

@@ -71,7 +71,7 @@ fn error_response(err: &Error) -> Response<Full<Bytes>> {
 }
 
 /// How long a transport with no life after its answer sends the outbox before answering.
-const DELIVER_BEFORE_RESPONSE: Duration = Duration::from_secs(5);
+const DELIVER_BEFORE_RESPONSE: Duration = Duration::from_secs(2);
 
 /// The settings of the skin.
 #[derive(Debug, Clone, Copy)]

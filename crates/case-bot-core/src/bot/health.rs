@@ -54,6 +54,29 @@ pub struct Readiness {
     pub undelivered: usize,
 }
 
+impl Readiness {
+    /// The status a readiness route answers with: 200 when ready, else 503.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use case_bot_core::*;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let bot = CaseBot::builder(Arc::new(support_commands::Sandbox::new()), Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap()))).build().unwrap();
+    /// let ready = bot.readiness().await;
+    /// let response = case_bot_core::json_response(ready.status(), &ready);
+    /// assert_eq!(response.status(), 200);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn status(&self) -> http::StatusCode {
+        if self.ready {
+            http::StatusCode::OK
+        } else {
+            http::StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}
+
 impl CaseBot {
     /// The bot's counters.
     ///

@@ -212,22 +212,7 @@ impl DynamoStore {
 impl DynamoStore {
     /// The state of the claim of `key`, read consistently.
     async fn claim_state(&self, key: &str) -> Result<Option<ClaimState>, Error> {
-        let item = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("claim#{key}")))
-            .key("sk", s("-"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_err("claim", e))?;
-        // Claims of versions before claims had a state are done.
-        Ok(item.item().map(|item| {
-            get_s(item, "state")
-                .and_then(ClaimState::from_name)
-                .unwrap_or(ClaimState::Done)
-        }))
+        Ok(self.read_claim(key).await?.map(|claim| claim.state))
     }
 
     /// Reads the claim of `key`.

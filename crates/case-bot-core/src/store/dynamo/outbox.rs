@@ -32,6 +32,32 @@ fn entry(item: &Item) -> Option<OutboxEntry> {
 }
 
 impl DynamoStore {
+    /// A query of the outbox's entries in `state` (optionally of one conversation), from
+    /// `start`, in id order.
+    fn outbox_query(
+        &self,
+        state: DeliveryState,
+        conversation: Option<&str>,
+        start: Option<Item>,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":pk", s("outbox"))
+            .expression_attribute_values(":state", s(state.as_str()))
+            .consistent_read(true)
+            .set_exclusive_start_key(start);
+        match conversation {
+            Some(conversation) => query
+                .filter_expression("#state = :state AND conversation = :conversation")
+                .expression_attribute_values(":conversation", s(conversation)),
+            None => query.filter_expression("#state = :state"),
+        }
+    }
+
     /// Every item of the outbox in `state` (optionally of one conversation), in id order.
     async fn outbox_items(
         &self,
@@ -41,23 +67,11 @@ impl DynamoStore {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":pk", s("outbox"))
-                .expression_attribute_values(":state", s(state.as_str()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start);
-            query = match conversation {
-                Some(conversation) => query
-                    .filter_expression("#state = :state AND conversation = :conversation")
-                    .expression_attribute_values(":conversation", s(conversation)),
-                None => query.filter_expression("#state = :state"),
-            };
-            let page = query.send().await.map_err(|e| sdk_err("outbox", e))?;
+            let page = self
+                .outbox_query(state, conversation, start)
+                .send()
+                .await
+                .map_err(|e| sdk_err("outbox", e))?;
             items.extend(page.items().iter().cloned());
             start = page.last_evaluated_key().cloned();
             if start.is_none() {
@@ -75,24 +89,12 @@ impl DynamoStore {
         let mut count = 0;
         let mut start = None;
         loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
+            let page = self
+                .outbox_query(state, conversation, start)
                 .select(Select::Count)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_names("#state", "state")
-                .expression_attribute_values(":pk", s("outbox"))
-                .expression_attribute_values(":state", s(state.as_str()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start);
-            query = match conversation {
-                Some(conversation) => query
-                    .filter_expression("#state = :state AND conversation = :conversation")
-                    .expression_attribute_values(":conversation", s(conversation)),
-                None => query.filter_expression("#state = :state"),
-            };
-            let page = query.send().await.map_err(|e| sdk_err("outbox", e))?;
+                .send()
+                .await
+                .map_err(|e| sdk_err("outbox", e))?;
             count += usize::try_from(page.count()).unwrap_or(0);
             start = page.last_evaluated_key().cloned();
             if start.is_none() {
