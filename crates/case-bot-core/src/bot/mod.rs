@@ -1,5 +1,6 @@
 //! [`CaseBot`]: events in, the pipeline, outcomes out; the courier sends what it says.
 
+mod builder;
 mod flow;
 mod health;
 mod recover;
@@ -9,171 +10,24 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use dingtalk_robot::{InboundMessage, RateLimit, RetryPolicy, Sender, SessionWebhook};
-use support_commands::{Cached, SupportApi};
+use dingtalk_robot::{InboundMessage, Sender, SessionWebhook};
+use support_commands::SupportApi;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
+pub use builder::CaseBotBuilder;
 pub use health::{Health, Readiness};
 
-use crate::config::{Config, SupportBackend};
+use crate::config::Config;
 use crate::error::Error;
 use crate::event::{Admission, Admitted, Event, Outcome};
-use crate::outbox::{Courier, Retries};
+use crate::outbox::Courier;
 use crate::pipeline::claim::{Claimed, claim};
 use crate::pipeline::{Support, notices};
 use crate::policy::Policy;
 use crate::secrets::{CachedSecrets, Keys, SecretSource};
-use crate::store::{Claim, MemoryStore, Store, unix_ms};
-
-/// Builds a [`CaseBot`].
-///
-/// ```
-/// use std::sync::Arc;
-/// use case_bot_core::{CaseBot, Config, MemoryStore, Secrets, StaticSecrets};
-/// let secrets = StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"dev"}"#).unwrap());
-/// let bot = CaseBot::builder(Arc::new(support_commands::Sandbox::new()), Arc::new(secrets))
-///     .store(Arc::new(MemoryStore::default()))
-///     .config(Config::default())
-///     .build()
-///     .unwrap();
-/// # let _ = bot;
-/// ```
-#[must_use]
-pub struct CaseBotBuilder {
-    support: Arc<dyn SupportApi>,
-    secrets: Arc<dyn SecretSource>,
-    store: Arc<dyn Store>,
-    config: Config,
-    sender: Option<Sender>,
-}
-
-impl std::fmt::Debug for CaseBotBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CaseBotBuilder")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
-impl CaseBotBuilder {
-    /// The state store (default: in memory).
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// # use case_bot_core::*;
-    /// # let b = CaseBot::builder(Arc::new(support_commands::Sandbox::new()), Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap())));
-    /// let b = b.store(Arc::new(MemoryStore::default()));
-    /// # let _ = b;
-    /// ```
-    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
-        self.store = store;
-        self
-    }
-
-    /// The settings (default: [`Config::default`]).
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// # use case_bot_core::*;
-    /// # let b = CaseBot::builder(Arc::new(support_commands::Sandbox::new()), Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap())));
-    /// let b = b.config(Config { lang: support_commands::Lang::En, ..Config::default() });
-    /// # let _ = b;
-    /// ```
-    pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// A ready sender (pacing and retries of your choice); by default one is built on the
-    /// configuration's DingTalk API base.
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// # use case_bot_core::*;
-    /// # let b = CaseBot::builder(Arc::new(support_commands::Sandbox::new()), Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap())));
-    /// let b = b.sender(dingtalk_robot::Sender::builder().build().unwrap());
-    /// # let _ = b;
-    /// ```
-    pub fn sender(mut self, sender: Sender) -> Self {
-        self.sender = Some(sender);
-        self
-    }
-
-    /// Builds the bot.
-    ///
-    /// # Errors
-    /// [`Error::DingTalk`] if the configuration's DingTalk API base is not a URL.
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// # use case_bot_core::*;
-    /// # let b = CaseBot::builder(Arc::new(support_commands::Sandbox::new()), Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap())));
-    /// let bad = b.config(Config { dingtalk_api_base: "nope".into(), ..Config::default() });
-    /// assert!(bad.build().unwrap_err().to_string().contains("API base"));
-    /// ```
-    pub fn build(self) -> Result<CaseBot, Error> {
-        let config = self.config;
-        let sender = match self.sender {
-            Some(sender) => sender,
-            None => Sender::builder()
-                .api_base(&config.dingtalk_api_base)
-                // Local tools such as `case-bot say` play DingTalk on loopback: sandbox only.
-                .trust_loopback_session_webhooks(config.support == SupportBackend::Sandbox)
-                .rate_limit(RateLimit::new(
-                    config.messages_per_minute,
-                    Duration::from_secs(60),
-                ))
-                // The courier retries, durably; the sender tries once.
-                .retry(
-                    RetryPolicy::default()
-                        .rate_limited_retries(0)
-                        .transient_retries(0),
-                )
-                .build()?,
-        };
-        let policy = Policy::new(&config);
-        if policy.is_open_to_all() {
-            tracing::warn!(
-                "no conversation allow-list: any DingTalk conversation that can reach the robot may use it"
-            );
-        }
-        let turns = usize::try_from(config.max_commands).unwrap_or(32);
-        let secrets = Arc::new(CachedSecrets::new(self.secrets));
-        let courier = Arc::new(Courier::new(
-            Arc::clone(&self.store),
-            sender.clone(),
-            Arc::clone(&secrets),
-            config.robot_conversation.clone(),
-            Retries {
-                throttled_wait: config.throttled_wait,
-                backoff: config.send_backoff,
-                ..Retries::default()
-            },
-        ));
-        Ok(CaseBot {
-            inner: Arc::new(Inner {
-                policy,
-                config,
-                support: Cached::new(self.support),
-                store: self.store,
-                secrets,
-                sender,
-                courier,
-                started: AtomicBool::new(false),
-                stop: CancellationToken::new(),
-                tasks: TaskTracker::new(),
-                events: AtomicU64::new(0),
-                last_claim_ms: AtomicI64::new(0),
-                store_ok: AtomicBool::new(true),
-                commands: tokio::sync::Semaphore::new(turns),
-                creating: Mutex::default(),
-                active: Mutex::default(),
-            }),
-        })
-    }
-}
+use crate::store::{Claim, Store, unix_ms};
 
 /// The bot: claims each event, authorises it, parses and runs the command against AWS
 /// Support, renders, records and delivers the reply. Transports (the HTTP callback service,
@@ -248,13 +102,7 @@ impl CaseBot {
     /// # let _ = builder;
     /// ```
     pub fn builder(support: Arc<dyn SupportApi>, secrets: Arc<dyn SecretSource>) -> CaseBotBuilder {
-        CaseBotBuilder {
-            support,
-            secrets,
-            store: Arc::new(MemoryStore::default()),
-            config: Config::default(),
-            sender: None,
-        }
+        CaseBotBuilder::new(support, secrets)
     }
 
     /// The settings the bot runs with.
