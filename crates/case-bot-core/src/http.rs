@@ -230,31 +230,37 @@ impl CallbackService {
         let body = read_body(body, self.limits).await?;
         // The signature first: an unsigned body is not even parsed.
         self.bot.verify(&parts.headers).await?;
-        let message = InboundMessage::from_json(&body)?;
-        let admitted = match self.bot.admit(Event::Message(message)).await? {
-            Admission::Fresh(admitted) => admitted,
-            Admission::Duplicate => {
-                return Ok(json_response(
-                    StatusCode::OK,
-                    &serde_json::json!({ "status": "duplicate" }),
-                ));
-            }
-        };
+        let event = Event::Message(InboundMessage::from_json(&body)?);
         let inline = self.bot.config().reply == ReplyMode::Response;
         if !inline && !self.limits.reply_before_response {
-            self.bot.spawn(admitted);
-            return Ok(json_response(StatusCode::OK, &serde_json::json!({})));
+            // Claimed (durably) before the 200; the command runs after it.
+            return Ok(match self.bot.admit(event).await? {
+                Admission::Fresh(admitted) => {
+                    self.bot.spawn(admitted);
+                    json_response(StatusCode::OK, &serde_json::json!({}))
+                }
+                Admission::Duplicate => duplicate(),
+            });
         }
-        let delivery = self.bot.process(admitted).await.delivery;
+        let outcome = self.bot.answer(event).await?;
         if self.limits.reply_before_response {
             // Nothing runs after the answer (Lambda): send what is due now.
             self.bot.deliver_pending(DELIVER_BEFORE_RESPONSE).await;
         }
-        Ok(match delivery {
+        Ok(match outcome.delivery {
             Delivery::Inline { first, .. } => json_response(StatusCode::OK, &first),
+            Delivery::Duplicate => duplicate(),
             _ => json_response(StatusCode::OK, &serde_json::json!({})),
         })
     }
+}
+
+/// The answer to a redelivered callback.
+fn duplicate() -> Response<Full<Bytes>> {
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({ "status": "duplicate" }),
+    )
 }
 
 /// A declared content type must be JSON (`application/json`, with any parameters); none at

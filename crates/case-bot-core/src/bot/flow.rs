@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use super::{CaseBot, digest};
 use crate::config::{CrashPoint, ReplyMode};
 use crate::error::Error;
-use crate::event::{Delivery, Event, Message, Origin, Outcome};
+use crate::event::{Admission, Delivery, Event, Message, Origin, Outcome};
 use crate::pipeline::deliver::{ANSWER, Route, letters};
 use crate::pipeline::execute::{Action, Deps, Executed, execute, token_mark};
 use crate::pipeline::parse::{Request, parse};
@@ -55,6 +55,51 @@ fn write_action(command: &Command) -> Option<Action> {
 }
 
 impl CaseBot {
+    /// An event for a transport that answers only after the command (`--reply response`,
+    /// Lambda, [`CaseBot::on_event`]): a write is claimed first, durably, as always; a read
+    /// (or a refusal, help, an invalid command) is run and its claim taken with its outcome, in
+    /// one store call. Nothing has been answered before that call, so nothing accepted is lost;
+    /// a read run by two deliveries at once is answered once.
+    ///
+    /// # Errors
+    /// The store's, when it cannot take a write's claim (answer 503).
+    pub(crate) async fn answer(&self, event: Event) -> Result<Outcome, Error> {
+        let Event::Message(msg) = &event;
+        let message = Message::from(msg.clone());
+        let (command, plan) = self.plan(&message);
+        let read = match plan {
+            Plan::Run(_, ref request) if write_action(request).is_some() => None,
+            plan => Some(plan),
+        };
+        let Some(plan) = read else {
+            return Ok(match self.admit(event).await? {
+                Admission::Fresh(admitted) => self.process(admitted).await,
+                Admission::Duplicate => Outcome::duplicate(),
+            });
+        };
+        self.start();
+        let claim = self.new_claim(&event);
+        let _active = self.activate(&claim.key);
+        let _turn = self.inner.commands.acquire().await.ok();
+        let executed = match plan {
+            Plan::Now(executed) => executed,
+            Plan::Run(actor, request) => {
+                match self.backlog(&message.origin.conversation_id).await {
+                    Some(pending) => Executed::Behind { pending },
+                    None => match self.execute(&message.origin, actor, request, &claim).await {
+                        Decided::Now(executed) => executed,
+                        // Only writes outlive the deadline, and this is a read.
+                        Decided::Later(action, _) => Executed::Unconfirmed { action },
+                    },
+                }
+            }
+        };
+        let outcome = self.finish(&message, &claim, command, executed, None).await;
+        let span = tracing::Span::current();
+        span.record("outcome", &*outcome.result);
+        Ok(outcome)
+    }
+
     /// Runs a claimed event: plans, starts a write (only one process can), executes, finishes.
     pub(super) async fn run(&self, event: Event, claim: Claim) -> Outcome {
         let Event::Message(msg) = event;
@@ -67,7 +112,13 @@ impl CaseBot {
         let (actor, request) = match plan {
             Plan::Now(executed) => {
                 return self
-                    .finish(&message, &claim, command, executed, ClaimState::Accepted)
+                    .finish(
+                        &message,
+                        &claim,
+                        command,
+                        executed,
+                        Some(ClaimState::Accepted),
+                    )
                     .await;
             }
             Plan::Run(actor, request) => (actor, request),
@@ -75,7 +126,13 @@ impl CaseBot {
         if let Some(pending) = self.backlog(&message.origin.conversation_id).await {
             let behind = Executed::Behind { pending };
             return self
-                .finish(&message, &claim, command, behind, ClaimState::Accepted)
+                .finish(
+                    &message,
+                    &claim,
+                    command,
+                    behind,
+                    Some(ClaimState::Accepted),
+                )
                 .await;
         }
         let mut from = ClaimState::Accepted;
@@ -97,7 +154,10 @@ impl CaseBot {
             }
         }
         match self.execute(&message.origin, actor, request, &claim).await {
-            Decided::Now(executed) => self.finish(&message, &claim, command, executed, from).await,
+            Decided::Now(executed) => {
+                self.finish(&message, &claim, command, executed, Some(from))
+                    .await
+            }
             Decided::Later(action, running) => {
                 self.later(message, claim, command, action, running).await
             }
@@ -299,8 +359,14 @@ impl CaseBot {
             let executed = running
                 .await
                 .unwrap_or_else(|err| Executed::Unavailable(Error::internal(err)));
-            bot.finish(&message, &claim, command, executed, ClaimState::Executing)
-                .await;
+            bot.finish(
+                &message,
+                &claim,
+                command,
+                executed,
+                Some(ClaimState::Executing),
+            )
+            .await;
         });
         Outcome {
             command,
@@ -311,15 +377,16 @@ impl CaseBot {
     }
 
     /// Render, then in one [`Finish`] the record, the reply into the outbox and the claim
-    /// (in state `from`) done. When the store fails, the claim stays unfinished and is finished
-    /// by the recovery.
+    /// (in state `from`) done; with `from` `None`, the claim is taken now, and if another
+    /// delivery holds it nothing is written and the outcome is a duplicate. When the store
+    /// fails, the claim stays unfinished and is finished by the recovery.
     pub(super) async fn finish(
         &self,
         message: &Message,
         claim: &Claim,
         command: &'static str,
         executed: Executed,
-        from: ClaimState,
+        from: Option<ClaimState>,
     ) -> Outcome {
         self.crash_point(CrashPoint::AfterAws);
         let origin = &message.origin;
@@ -331,8 +398,13 @@ impl CaseBot {
             delivery,
         };
         let (audit, case) = record(origin, claim, command, &executed);
-        let mut finish = Finish::new(claim.key.clone(), from, audit);
+        let mut finish = Finish::new(
+            claim.key.clone(),
+            from.unwrap_or(ClaimState::Accepted),
+            audit,
+        );
         finish.case = case;
+        finish.claim = from.is_none().then(|| claim.clone());
         // Over the backlog limit only the first refusal is answered: answering every one
         // would grow the queue the answer is about.
         let limit = usize::try_from(self.inner.config.backlog_limit).unwrap_or(usize::MAX);
@@ -359,9 +431,13 @@ impl CaseBot {
             }
         };
         let queued = !finish.entries.is_empty();
-        if let Err(err) = self.inner.store.finish(finish).await {
-            self.store_failed(&err);
-            return outcome(Delivery::Failed(err));
+        match self.inner.store.finish(finish).await {
+            Ok(true) => {}
+            Ok(false) => return Outcome::duplicate(),
+            Err(err) => {
+                self.store_failed(&err);
+                return outcome(Delivery::Failed(err));
+            }
         }
         if queued {
             self.inner.courier.wake();

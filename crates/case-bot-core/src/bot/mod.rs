@@ -162,9 +162,11 @@ impl CaseBot {
         self.on_event(Event::Message(msg)).await
     }
 
-    /// The whole pipeline for one event: [`admit`](Self::admit), then
-    /// [`process`](Self::process). When the store cannot take the claim, nothing is done and
-    /// the outcome says why.
+    /// The whole pipeline for one event, for a caller that answers only after it: a write is
+    /// [`admit`](Self::admit)ted (claimed, durably) and then [`process`](Self::process)ed; a read's
+    /// claim is taken with its outcome, in one store call (a read run twice by two deliveries
+    /// answers once). When the store cannot take the claim, nothing is done and the outcome
+    /// says why.
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -177,11 +179,9 @@ impl CaseBot {
     /// # }
     /// ```
     pub async fn on_event(&self, event: Event) -> Outcome {
-        match self.admit(event).await {
-            Ok(Admission::Fresh(admitted)) => self.process(admitted).await,
-            Ok(Admission::Duplicate) => Outcome::duplicate(),
-            Err(err) => Outcome::unavailable("any", err),
-        }
+        self.answer(event)
+            .await
+            .unwrap_or_else(|err| Outcome::unavailable("any", err))
     }
 
     /// The claim stage alone: the event, its state and a request token are durable in the
@@ -206,31 +206,9 @@ impl CaseBot {
     /// # }
     /// ```
     pub async fn admit(&self, event: Event) -> Result<Admission, Error> {
-        self.inner.events.fetch_add(1, Ordering::Relaxed);
         let Event::Message(msg) = &event;
-        if let Some(conversation) = &msg.conversation_id {
-            tracing::Span::current().record("conversation", conversation.as_str());
-        }
-        // Strictly increasing within the process: the outbox orders a conversation's replies by
-        // their claim's time, so two claims in one millisecond must not tie.
-        let now = unix_ms();
-        let now = match self.inner.last_claim_ms.fetch_update(
-            Ordering::SeqCst,
-            Ordering::SeqCst,
-            |last| Some(now.max(last + 1)),
-        ) {
-            Ok(last) | Err(last) => now.max(last + 1),
-        };
-        let key = event.claim_key().unwrap_or_else(|| {
-            format!(
-                "anon:{}",
-                digest(&(now, self.inner.events.load(Ordering::Relaxed)))
-            )
-        });
-        let token = format!("{:010x}", digest(&(key.as_str(), now)) & 0xff_ffff_ffff);
-        let ttl = i64::try_from(self.inner.config.idempotency_ttl.as_millis()).unwrap_or(i64::MAX);
-        let json = serde_json::to_string(msg).unwrap_or_default();
-        match claim(&*self.inner.store, Claim::new(key, json, token, now, ttl)).await {
+        let new = self.new_claim(&event);
+        match claim(&*self.inner.store, new).await {
             Ok(Claimed::Fresh(claim)) => {
                 self.store_succeeded();
                 Ok(Admission::Fresh(Admitted {
@@ -388,6 +366,36 @@ impl CaseBot {
             return Ok(fresh.verifier.verify_headers(headers)?);
         }
         Err(err.into())
+    }
+
+    /// A new claim for `event` (not yet in the store): its key (`msg:<msgId>`), the event as
+    /// JSON, a request token, and a time strictly after this process's previous claim (the
+    /// outbox orders a conversation's replies by it, so two claims in one millisecond must not
+    /// tie).
+    pub(super) fn new_claim(&self, event: &Event) -> Claim {
+        self.inner.events.fetch_add(1, Ordering::Relaxed);
+        let Event::Message(msg) = event;
+        if let Some(conversation) = &msg.conversation_id {
+            tracing::Span::current().record("conversation", conversation.as_str());
+        }
+        let now = unix_ms();
+        let now = match self.inner.last_claim_ms.fetch_update(
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+            |last| Some(now.max(last + 1)),
+        ) {
+            Ok(last) | Err(last) => now.max(last + 1),
+        };
+        let key = event.claim_key().unwrap_or_else(|| {
+            format!(
+                "anon:{}",
+                digest(&(now, self.inner.events.load(Ordering::Relaxed)))
+            )
+        });
+        let token = format!("{:010x}", digest(&(key.as_str(), now)) & 0xff_ffff_ffff);
+        let ttl = i64::try_from(self.inner.config.idempotency_ttl.as_millis()).unwrap_or(i64::MAX);
+        let json = serde_json::to_string(msg).unwrap_or_default();
+        Claim::new(key, json, token, now, ttl)
     }
 
     /// A store write succeeded: ready (again); what the failure interrupted is recovered.

@@ -83,8 +83,14 @@ impl CaseBot {
                 let _active = self.activate(&claim.key);
                 let _turn = self.inner.commands.acquire().await.ok();
                 let (command, executed) = self.reconcile(&message, &claim).await;
-                self.finish(&message, &claim, command, executed, ClaimState::Executing)
-                    .await;
+                self.finish(
+                    &message,
+                    &claim,
+                    command,
+                    executed,
+                    Some(ClaimState::Executing),
+                )
+                .await;
             }
         }
     }

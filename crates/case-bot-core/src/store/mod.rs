@@ -108,10 +108,16 @@ pub trait OutboxStore: Send + Sync {
 #[async_trait]
 pub trait Store: ClaimStore + CaseLinkStore + AuditStore + OutboxStore + std::fmt::Debug {
     /// Finishes a claim: its audit row, its case link, its reply's outbox entries, and the
-    /// claim from `finish.from` to done. The default writes them one after the other, each
-    /// idempotent, so a crash in between is finished again by the recovery; SQLite writes them
-    /// in one commit.
-    async fn finish(&self, finish: Finish) -> Result<(), Error> {
+    /// claim from `finish.from` to done; with `finish.claim`, takes the claim first, and writes
+    /// nothing when its key is held (`Ok(false)`). The default writes them one after the
+    /// other, each idempotent, so a crash in between is finished again by the recovery; SQLite
+    /// writes them in one commit.
+    async fn finish(&self, finish: Finish) -> Result<bool, Error> {
+        if let Some(claim) = &finish.claim
+            && self.claim(claim).await?.is_some()
+        {
+            return Ok(false);
+        }
         if let Some((case_id, link)) = &finish.case {
             self.put_case(case_id, link).await?;
         }
@@ -121,7 +127,7 @@ pub trait Store: ClaimStore + CaseLinkStore + AuditStore + OutboxStore + std::fm
         }
         self.advance(&finish.key, finish.from, ClaimState::Done)
             .await
-            .map(drop)
+            .map(|_| true)
     }
     /// Deletes what is no longer kept: claims done and expired, entries sent before
     /// `sent_before_ms`, and audit records (and entries given up) from before

@@ -429,6 +429,9 @@ pub struct Finish {
     pub case: Option<(String, CaseLink)>,
     /// Its reply, for the courier.
     pub entries: Vec<OutboxEntry>,
+    /// The claim itself, when it is taken only now (a read whose transport answers after it):
+    /// if its key is held, nothing is written.
+    pub claim: Option<Claim>,
 }
 
 impl Finish {
@@ -448,6 +451,7 @@ impl Finish {
             audit,
             case: None,
             entries: Vec::new(),
+            claim: None,
         }
     }
 }

@@ -380,7 +380,7 @@ impl OutboxStore for SqliteStore {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn finish(&self, finish: Finish) -> Result<(), Error> {
+    async fn finish(&self, finish: Finish) -> Result<bool, Error> {
         let link = match &finish.case {
             Some((case_id, link)) => Some((
                 case_id.clone(),
@@ -389,17 +389,26 @@ impl Store for SqliteStore {
             None => None,
         };
         // One savepoint, one commit: all of it or none of it.
-        self.call("finish", move |conn| {
-            if let Some((case_id, json)) = &link {
-                rows::put_case(conn, case_id, json)?;
-            }
-            rows::audit(conn, &finish.audit)?;
-            rows::enqueue(conn, &finish.entries)?;
-            rows::advance(conn, &finish.key, finish.from, ClaimState::Done)?;
-            Ok(Answer::Done)
-        })
-        .await
-        .map(drop)
+        let answer = self
+            .call("finish", move |conn| {
+                if let Some(claim) = &finish.claim
+                    && rows::claim(conn, claim, unix_ms())?.is_some()
+                {
+                    return Ok(Answer::Count(0));
+                }
+                if let Some((case_id, json)) = &link {
+                    rows::put_case(conn, case_id, json)?;
+                }
+                rows::audit(conn, &finish.audit)?;
+                rows::enqueue(conn, &finish.entries)?;
+                rows::advance(conn, &finish.key, finish.from, ClaimState::Done)?;
+                Ok(Answer::Count(1))
+            })
+            .await?;
+        match answer {
+            Answer::Count(done) => Ok(done == 1),
+            other => Err(unexpected("finish", &other)),
+        }
     }
 
     async fn prune(&self, sent_before_ms: i64, audit_before_ms: i64) -> Result<(), Error> {
