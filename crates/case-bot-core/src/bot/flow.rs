@@ -78,7 +78,8 @@ impl CaseBot {
             });
         };
         self.start();
-        let claim = self.new_claim(&event);
+        // Taken done, with the outcome: nothing to finish after a crash, so no event kept.
+        let claim = self.new_claim(&event, false);
         let _active = self.activate(&claim.key);
         let _turn = self.inner.commands.acquire().await.ok();
         let executed = match plan {
@@ -492,11 +493,16 @@ impl CaseBot {
             robot,
             robot_conversation: self.inner.config.robot_conversation.as_deref(),
         };
-        let content = serde_json::to_string(&reply).unwrap_or_default();
+        // The content is only for the log line of a reply with nowhere to go.
+        let content = route
+            .destination()
+            .is_none()
+            .then(|| serde_json::to_string(&reply).unwrap_or_default());
         let letters = letters(&route, claim, reply, command, case_id.clone(), first_part)
             .inspect_err(|err| {
                 tracing::error!(error = %err, case_id = case_id.as_deref().unwrap_or("-"),
-                    content = %content, "reply undelivered: it has nowhere to go");
+                    content = content.as_deref().unwrap_or_default(),
+                    "reply undelivered: it has nowhere to go");
             })?;
         let parts = letters.entries.len();
         let delivery = match letters.inline {

@@ -207,7 +207,7 @@ impl CaseBot {
     /// ```
     pub async fn admit(&self, event: Event) -> Result<Admission, Error> {
         let Event::Message(msg) = &event;
-        let new = self.new_claim(&event);
+        let new = self.new_claim(&event, true);
         match claim(&*self.inner.store, new).await {
             Ok(Claimed::Fresh(claim)) => {
                 self.store_succeeded();
@@ -369,10 +369,10 @@ impl CaseBot {
     }
 
     /// A new claim for `event` (not yet in the store): its key (`msg:<msgId>`), the event as
-    /// JSON, a request token, and a time strictly after this process's previous claim (the
-    /// outbox orders a conversation's replies by it, so two claims in one millisecond must not
-    /// tie).
-    pub(super) fn new_claim(&self, event: &Event) -> Claim {
+    /// JSON if `keep_event` (to finish it after a crash; a claim taken done needs none), a
+    /// request token, and a time strictly after this process's previous claim (the outbox
+    /// orders a conversation's replies by it, so two claims in one millisecond must not tie).
+    pub(super) fn new_claim(&self, event: &Event, keep_event: bool) -> Claim {
         self.inner.events.fetch_add(1, Ordering::Relaxed);
         let Event::Message(msg) = event;
         if let Some(conversation) = &msg.conversation_id {
@@ -394,7 +394,11 @@ impl CaseBot {
         });
         let token = format!("{:010x}", digest(&(key.as_str(), now)) & 0xff_ffff_ffff);
         let ttl = i64::try_from(self.inner.config.idempotency_ttl.as_millis()).unwrap_or(i64::MAX);
-        let json = serde_json::to_string(msg).unwrap_or_default();
+        let json = if keep_event {
+            serde_json::to_string(msg).unwrap_or_default()
+        } else {
+            String::new()
+        };
         Claim::new(key, json, token, now, ttl)
     }
 

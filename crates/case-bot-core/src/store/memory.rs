@@ -42,7 +42,7 @@ struct Memory {
     cases: HashMap<String, CaseLink>,
     audit: VecDeque<AuditRecord>,
     /// The identities of the audit records kept, so a record is not written twice.
-    audited: std::collections::HashSet<(String, bool)>,
+    audited: std::collections::HashSet<(String, bool, i64)>,
     /// Entries by id (so in order), with the lease on each: owner and until when.
     outbox: BTreeMap<String, (OutboxEntry, Option<(String, i64)>)>,
 }
@@ -123,16 +123,16 @@ impl CaseLinkStore for MemoryStore {
 impl AuditStore for MemoryStore {
     async fn audit(&self, record: AuditRecord) -> Result<(), Error> {
         let mut memory = self.lock();
-        if let Some((key, undelivered)) = record.identity()
-            && !memory.audited.insert((key.to_owned(), undelivered))
+        if let Some((key, undelivered, at)) = record.identity()
+            && !memory.audited.insert((key.to_owned(), undelivered, at))
         {
             return Ok(());
         }
         if memory.audit.len() >= AUDIT_RECORDS
             && let Some(oldest) = memory.audit.pop_front()
-            && let Some((key, undelivered)) = oldest.identity()
+            && let Some((key, undelivered, at)) = oldest.identity()
         {
-            let forgotten = (key.to_owned(), undelivered);
+            let forgotten = (key.to_owned(), undelivered, at);
             memory.audited.remove(&forgotten);
         }
         memory.audit.push_back(record);
@@ -245,10 +245,10 @@ impl Store for MemoryStore {
             DeliveryState::Pending => true,
         });
         memory.audit.retain(|r| r.at_ms >= audit_before_ms);
-        let kept: std::collections::HashSet<(String, bool)> = memory
+        let kept: std::collections::HashSet<(String, bool, i64)> = memory
             .audit
             .iter()
-            .filter_map(|r| r.identity().map(|(k, u)| (k.to_owned(), u)))
+            .filter_map(|r| r.identity().map(|(k, u, at)| (k.to_owned(), u, at)))
             .collect();
         memory.audited = kept;
         Ok(())

@@ -61,8 +61,8 @@ pub trait CaseLinkStore: Send + Sync {
 /// The audit trail: one record per message acted on, and one per reply given up.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
-    /// Appends an audit record, unless one of the same [identity](AuditRecord::identity) is
-    /// there already.
+    /// Appends an audit record, unless one of the same [identity](AuditRecord::identity) (claim,
+    /// kind and time) is there already.
     async fn audit(&self, record: AuditRecord) -> Result<(), Error>;
     /// The newest `limit` audit records, newest first.
     async fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRecord>, Error>;

@@ -161,21 +161,22 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
-    /// What makes a record unique, when it has a claim key: a claim has one record of its
-    /// command and at most one of a reply given up (`undelivered`). Writing either again (after
-    /// a crash) adds nothing.
+    /// What makes a record unique, when it has a claim key: the claim, whether it records a
+    /// reply given up (`undelivered`) or the command, and its time. A command's record carries
+    /// its claim's time, so writing it again (a claim finished again after a crash) adds
+    /// nothing.
     ///
     /// ```
-    /// let record = case_bot_core::AuditRecord { at_ms: 0, sender: "张三".into(), sender_staff_id: None,
+    /// let record = case_bot_core::AuditRecord { at_ms: 7, sender: "张三".into(), sender_staff_id: None,
     ///     conversation_id: "cid".into(), command: "help".into(), case_id: None, outcome: "help".into(),
     ///     claim_key: Some("msg:m1".into()) };
-    /// assert_eq!(record.identity(), Some(("msg:m1", false)));
+    /// assert_eq!(record.identity(), Some(("msg:m1", false, 7)));
     /// ```
     #[must_use]
-    pub fn identity(&self) -> Option<(&str, bool)> {
+    pub fn identity(&self) -> Option<(&str, bool, i64)> {
         self.claim_key
             .as_deref()
-            .map(|key| (key, self.outcome == UNDELIVERED))
+            .map(|key| (key, self.outcome == UNDELIVERED, self.at_ms))
     }
 }
 

@@ -250,9 +250,8 @@ impl AuditStore for DynamoStore {
         // A record with a claim key has a key of its own identity, so writing it again
         // replaces it rather than adding one; others get a nonce.
         let sk = match record.identity() {
-            Some((key, undelivered)) => format!(
-                "{:016}#{key}#{}",
-                record.at_ms,
+            Some((key, undelivered, at_ms)) => format!(
+                "{at_ms:016}#{key}#{}",
                 if undelivered {
                     "undelivered"
                 } else {

@@ -100,13 +100,25 @@ pub(super) fn case(conn: &Connection, case_id: &str) -> rusqlite::Result<Option<
 }
 
 pub(super) fn audit(conn: &Connection, record: &AuditRecord) -> rusqlite::Result<()> {
-    // A claim has one command row and at most one `undelivered` row.
+    // One row per identity and time (see `AuditRecord::identity`), found through the index on
+    // the time. The check is a statement of its own: as `INSERT … SELECT … WHERE NOT EXISTS`
+    // on the same table, SQLite built a temporary table for every row.
+    if let Some((key, undelivered, at_ms)) = record.identity() {
+        let there = conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM audit WHERE at_ms = ?1 AND claim_key = ?2
+                     AND (outcome = 'undelivered') = ?3)",
+            )?
+            .query_row(params![at_ms, key, undelivered], |row| {
+                row.get::<_, bool>(0)
+            })?;
+        if there {
+            return Ok(());
+        }
+    }
     conn.prepare_cached(
         "INSERT INTO audit (at_ms, sender, sender_staff_id, conversation_id, command, case_id,
-             outcome, claim_key)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
-         WHERE ?8 IS NULL OR NOT EXISTS (SELECT 1 FROM audit WHERE claim_key = ?8
-             AND (outcome = 'undelivered') = (?7 = 'undelivered'))",
+             outcome, claim_key) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         record.at_ms,

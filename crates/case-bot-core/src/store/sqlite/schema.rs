@@ -58,7 +58,12 @@ pub(super) fn open(conn: &Connection) -> Result<(), Unusable> {
         "audit",
         &[("claim_key", "TEXT"), ("claim_expires_ms", "INTEGER")],
     )?;
-    conn.execute_batch("CREATE INDEX IF NOT EXISTS audit_claim ON audit (claim_key);")?;
+    // Audit rows are found by time, then claim (the index of earlier versions, on the claim
+    // alone, is dropped).
+    conn.execute_batch(
+        "DROP INDEX IF EXISTS audit_claim;
+         CREATE INDEX IF NOT EXISTS audit_time ON audit (at_ms, claim_key);",
+    )?;
     // Claims of files from before a claim held its state: those rows are done.
     add_columns(
         conn,
