@@ -1,6 +1,7 @@
 //! [`CaseBot`]: events in, the pipeline, outcomes out; the courier sends what it says.
 
 mod builder;
+mod finish;
 mod flow;
 mod health;
 mod recover;
