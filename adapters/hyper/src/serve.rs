@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use case_bot_core::{
-    CALLBACK_PATH, CallbackService, CaseBot, Config, DynamoStore, HEALTH_PATH, READY_PATH,
-    SecretSource, SecretsFrom, SecretsManagerSource, SqliteStore, StaticSecrets, Store,
-    SupportBackend, json_response, rejection,
+    CALLBACK_PATH, CallbackService, CaseBot, Config, DynamoStore, SecretSource, SecretsFrom,
+    SecretsManagerSource, SqliteStore, StaticSecrets, Store, SupportBackend, other_route,
 };
 use clap::{Args, ValueEnum};
 use dingtalk_robot::AppSecret;
@@ -139,20 +138,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for App {
                     let mut callback = app.callback;
                     tower_service::Service::call(&mut callback, request).await?
                 }
-                HEALTH_PATH if request.method() == http::Method::GET => {
-                    json_response(http::StatusCode::OK, &app.bot.health())
-                }
-                READY_PATH if request.method() == http::Method::GET => {
-                    let readiness = app.bot.readiness().await;
-                    json_response(readiness.status(), &readiness)
-                }
-                HEALTH_PATH | READY_PATH => {
-                    rejection(http::StatusCode::METHOD_NOT_ALLOWED, "use GET")
-                }
-                _ => rejection(
-                    http::StatusCode::NOT_FOUND,
-                    "no such route; DingTalk posts to /dingtalk/callback",
-                ),
+                path => other_route(&app.bot, request.method(), path).await,
             })
         })
     }

@@ -22,9 +22,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use case_bot_core::{
-    CALLBACK_PATH, CallbackService, CaseBot, Config, DynamoStore, HEALTH_PATH, MemoryStore,
-    READY_PATH, SecretSource, Secrets, SecretsFrom, SecretsManagerSource, StaticSecrets, Store,
-    SupportBackend, json_response, rejection,
+    CALLBACK_PATH, CallbackService, CaseBot, Config, DynamoStore, MemoryStore, SecretSource,
+    Secrets, SecretsFrom, SecretsManagerSource, StaticSecrets, Store, SupportBackend, other_route,
 };
 use clap::{CommandFactory as _, FromArgMatches as _, Parser};
 use http_body_util::Full;
@@ -203,17 +202,7 @@ impl tower_service::Service<Request> for App {
         Box::pin(async move {
             Ok(match request.uri().path() {
                 CALLBACK_PATH => app.callback.call(request).await?,
-                HEALTH_PATH if request.method() == http::Method::GET => {
-                    json_response(http::StatusCode::OK, &app.bot.health())
-                }
-                READY_PATH if request.method() == http::Method::GET => {
-                    let readiness = app.bot.readiness().await;
-                    json_response(readiness.status(), &readiness)
-                }
-                HEALTH_PATH | READY_PATH => {
-                    rejection(http::StatusCode::METHOD_NOT_ALLOWED, "use GET")
-                }
-                _ => rejection(http::StatusCode::NOT_FOUND, "no such route"),
+                path => other_route(&app.bot, request.method(), path).await,
             })
         })
     }

@@ -1,7 +1,8 @@
 //! The HTTP skin: DingTalk's callback as a `tower::Service`, for any body type, so hyper serves
 //! it and so does `lambda_http::run`. It checks, in order, the method, the content type, the
 //! body's size, the signature and the body's shape, then hands the message to the pipeline and
-//! answers. Routing by path is the adapter's.
+//! answers. [`other_route`] answers every other path (the health checks); each adapter routes
+//! by path between the two.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -57,6 +58,37 @@ pub fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Respon
 #[must_use]
 pub fn rejection(status: StatusCode, reason: &str) -> Response<Full<Bytes>> {
     json_response(status, &serde_json::json!({ "error": reason }))
+}
+
+/// The answer to every route but the callback: `GET` [`HEALTH_PATH`] (liveness: the process
+/// answers), `GET` [`READY_PATH`] ([`CaseBot::readiness`]: 503 while store writes fail), 405 for
+/// another method on those, and 404 with a hint anywhere else. An adapter routes
+/// [`CALLBACK_PATH`] to [`CallbackService`] and everything else here.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use case_bot_core::*;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # let bot = CaseBot::builder(Arc::new(support_commands::Sandbox::new()), Arc::new(StaticSecrets::new(Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap()))).build().unwrap();
+/// let get = http::Method::GET;
+/// assert_eq!(case_bot_core::other_route(&bot, &get, "/readyz").await.status(), 200);
+/// assert_eq!(case_bot_core::other_route(&bot, &http::Method::POST, "/healthz").await.status(), 405);
+/// assert_eq!(case_bot_core::other_route(&bot, &get, "/").await.status(), 404);
+/// # }
+/// ```
+pub async fn other_route(bot: &CaseBot, method: &Method, path: &str) -> Response<Full<Bytes>> {
+    match path {
+        HEALTH_PATH if method == Method::GET => json_response(StatusCode::OK, &bot.health()),
+        READY_PATH if method == Method::GET => {
+            let readiness = bot.readiness().await;
+            json_response(readiness.status(), &readiness)
+        }
+        HEALTH_PATH | READY_PATH => rejection(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+        _ => rejection(
+            StatusCode::NOT_FOUND,
+            "no such route; DingTalk posts to /dingtalk/callback",
+        ),
+    }
 }
 
 /// The answer for a request `err` ends. The bot's own faults (5xx) are logged and answered

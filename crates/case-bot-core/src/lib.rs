@@ -53,7 +53,9 @@ pub use bot::{CaseBot, CaseBotBuilder, Health, Readiness};
 pub use config::{Config, CrashPoint, ReplyMode, ResolvePolicy, SecretsFrom, SupportBackend};
 pub use error::{BoxError, Error};
 pub use event::{Admission, Admitted, Delivery, Event, Outcome};
-pub use http::{CALLBACK_PATH, CallbackService, HEALTH_PATH, READY_PATH, json_response, rejection};
+pub use http::{
+    CALLBACK_PATH, CallbackService, HEALTH_PATH, READY_PATH, json_response, other_route, rejection,
+};
 #[cfg(feature = "aws")]
 pub use secrets::SecretsManagerSource;
 pub use secrets::{DEFAULT_SECRET_ID, SecretSource, Secrets, StaticSecrets};
