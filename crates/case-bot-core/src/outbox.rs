@@ -220,7 +220,7 @@ impl Courier {
                 }
             }
             Err(Failure::Transient(err) | Failure::Permanent(err)) => {
-                self.give_up(&entry, &err, now).await;
+                self.give_up(&entry, &err).await;
                 Settlement::Undelivered
             }
         };
@@ -302,7 +302,7 @@ impl Courier {
 
     /// Gives `entry` up where an operator sees it: the error log (with the content) and an
     /// `undelivered` audit row.
-    async fn give_up(&self, entry: &OutboxEntry, err: &Error, now: i64) {
+    async fn give_up(&self, entry: &OutboxEntry, err: &Error) {
         tracing::error!(
             error = %err,
             case_id = entry.case_id.as_deref().unwrap_or("-"),
@@ -312,8 +312,10 @@ impl Courier {
             content = %entry.message,
             "message undelivered"
         );
+        // At the entry's time (its claim's, for a reply): given up again after a crash, or
+        // another part of the same reply given up, it is the same record.
         let record = AuditRecord {
-            at_ms: now,
+            at_ms: entry.created_at_ms,
             sender: "casebot".to_owned(),
             sender_staff_id: None,
             conversation_id: entry.conversation.clone(),

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use case_bot_core::{
     AuditRecord, AuditStore, CallbackService, CaseBot, CaseLink, CaseLinkStore, Claim, ClaimState,
-    ClaimStore, Config, Error, MemoryStore, OutboxEntry, OutboxStore, Secrets, Settlement,
-    StaticSecrets, Store,
+    ClaimStore, Config, Error, MemoryStore, OutboxEntry, OutboxStore, ReplyMode, Secrets,
+    Settlement, StaticSecrets, Store,
 };
 use dingtalk_robot::testing::{FakeDingTalk, FakeRobot};
 use dingtalk_robot::{AppSecret, InboundMessage, RateLimit, Sender};
@@ -340,4 +340,47 @@ async fn a_full_disk_means_503_and_nothing_acted_on_then_ready_again_and_nothing
     assert_eq!(cases().await, before + 1, "one case");
     let audit = store.recent_audit(10).await.unwrap();
     assert_eq!(audit.len(), 1, "{audit:?}");
+}
+
+#[tokio::test]
+async fn a_read_answered_in_the_response_is_503_and_asked_again_when_its_claim_cannot_be_written() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let store = Arc::new(Faulty::default());
+    let bot = CaseBot::builder(Arc::new(Sandbox::new()), secrets(false))
+        .store(Arc::clone(&store) as Arc<dyn Store>)
+        .config(Config {
+            dingtalk_api_base: fake.base_url(),
+            reply: ReplyMode::Response,
+            ..Config::default()
+        })
+        .build()
+        .unwrap();
+    bot.start();
+    let request = || {
+        fake.callback("帮助")
+            .group("cidOps", "运维值班")
+            .msg_id("m-help")
+            .build("/dingtalk/callback", &AppSecret::new(APP_SECRET))
+            .map(|body| Full::new(Bytes::from(body)))
+    };
+    let service = CallbackService::new(bot.clone());
+    store.failing.store(true, Ordering::SeqCst);
+    let refused = service.clone().oneshot(request()).await.unwrap();
+    assert_eq!(refused.status(), 503, "not a 200 with no answer");
+    let asked = fake.wait_for_messages(1, Duration::from_secs(5)).await;
+    assert_eq!(asked.len(), 1, "the group is asked to send it again");
+    // Writes succeed again: the redelivery is answered, in the response, once.
+    store.failing.store(false, Ordering::SeqCst);
+    let answered = service.clone().oneshot(request()).await.unwrap();
+    assert_eq!(answered.status(), 200);
+    let body = http_body_util::BodyExt::collect(answered.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert!(
+        String::from_utf8_lossy(&body).contains("msgtype"),
+        "the answer is inline: {}",
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(store.recent_audit(10).await.unwrap().len(), 1);
 }

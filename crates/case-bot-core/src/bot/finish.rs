@@ -26,6 +26,27 @@ impl CaseBot {
         executed: Executed,
         from: Option<ClaimState>,
     ) -> Outcome {
+        let result = executed.result();
+        let case_id = executed.case_id();
+        self.try_finish(message, claim, command, executed, from)
+            .await
+            .unwrap_or_else(|err| Outcome {
+                command,
+                result,
+                case_id,
+                delivery: Delivery::Failed(err),
+            })
+    }
+
+    /// [`finish`](Self::finish), with the store's error when it could not write.
+    pub(super) async fn try_finish(
+        &self,
+        message: &Message,
+        claim: &Claim,
+        command: &'static str,
+        executed: Executed,
+        from: Option<ClaimState>,
+    ) -> Result<Outcome, Error> {
         self.crash_point(CrashPoint::AfterAws);
         let origin = &message.origin;
         let case_id = executed.case_id();
@@ -71,17 +92,17 @@ impl CaseBot {
         let queued = !finish.entries.is_empty();
         match self.inner.store.finish(finish).await {
             Ok(true) => {}
-            Ok(false) => return Outcome::duplicate(),
+            Ok(false) => return Ok(Outcome::duplicate()),
             Err(err) => {
                 self.store_failed(&err);
-                return outcome(Delivery::Failed(err));
+                return Err(err);
             }
         }
         if queued {
             self.inner.courier.wake();
         }
         self.crash_point(CrashPoint::AfterOutbox);
-        outcome(delivery)
+        Ok(outcome(delivery))
     }
 
     /// `reply` into the outbox now (a notice before the answer), from part `first_part`.

@@ -59,7 +59,8 @@ impl CaseBot {
     /// a read run by two deliveries at once is answered once.
     ///
     /// # Errors
-    /// The store's, when it cannot take a write's claim (answer 503).
+    /// The store's, when it cannot take the claim (answer 503; the sender is asked to send
+    /// the message again).
     pub(crate) async fn answer(&self, event: Event) -> Result<Outcome, Error> {
         let Event::Message(msg) = &event;
         let message = Message::from(msg.clone());
@@ -75,8 +76,9 @@ impl CaseBot {
             });
         };
         self.start();
-        // Taken done, with the outcome: nothing to finish after a crash, so no event kept.
-        let claim = self.new_claim(&event, false);
+        // With its event: a store that writes the claim before the rest (DynamoDB) finishes
+        // it again after a crash. SQLite writes it done, in one commit, and keeps no event.
+        let claim = self.new_claim(&event);
         let _active = self.activate(&claim.key);
         let _turn = self.inner.commands.acquire().await.ok();
         let executed = match plan {
@@ -92,7 +94,18 @@ impl CaseBot {
                 }
             }
         };
-        let outcome = self.finish(&message, &claim, command, executed, None).await;
+        // The claim is taken in this call: if the store cannot write, nothing is accepted, so
+        // the answer is 503, as for a claim taken first.
+        let outcome = match self
+            .try_finish(&message, &claim, command, executed, None)
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                self.ask_to_send_again(msg);
+                return Err(err);
+            }
+        };
         let span = tracing::Span::current();
         span.record("outcome", &*outcome.result);
         Ok(outcome)

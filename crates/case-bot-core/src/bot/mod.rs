@@ -6,7 +6,7 @@ mod flow;
 mod health;
 mod recover;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -80,8 +80,10 @@ struct Inner {
     commands: tokio::sync::Semaphore,
     /// Creates running, by conversation, subject and body: a repeat makes no second case.
     creating: Mutex<HashSet<u64>>,
-    /// Claims this process is working on (recovery leaves them alone).
-    active: Mutex<HashSet<String>>,
+    /// Claims this process is working on, with how many tasks hold each (a write's late
+    /// outcome is finished by a task of its own while the first still holds the claim);
+    /// recovery leaves them alone.
+    active: Mutex<HashMap<String, usize>>,
 }
 
 impl std::fmt::Debug for CaseBot {
@@ -208,7 +210,7 @@ impl CaseBot {
     /// ```
     pub async fn admit(&self, event: Event) -> Result<Admission, Error> {
         let Event::Message(msg) = &event;
-        let new = self.new_claim(&event, true);
+        let new = self.new_claim(&event);
         match claim(&*self.inner.store, new).await {
             Ok(Claimed::Fresh(claim)) => {
                 self.store_succeeded();
@@ -370,10 +372,10 @@ impl CaseBot {
     }
 
     /// A new claim for `event` (not yet in the store): its key (`msg:<msgId>`), the event as
-    /// JSON if `keep_event` (to finish it after a crash; a claim taken done needs none), a
-    /// request token, and a time strictly after this process's previous claim (the outbox
-    /// orders a conversation's replies by it, so two claims in one millisecond must not tie).
-    pub(super) fn new_claim(&self, event: &Event, keep_event: bool) -> Claim {
+    /// JSON (to finish it after a crash), a request token, and a time strictly after this
+    /// process's previous claim (the outbox orders a conversation's replies by it, so two
+    /// claims in one millisecond must not tie).
+    pub(super) fn new_claim(&self, event: &Event) -> Claim {
         self.inner.events.fetch_add(1, Ordering::Relaxed);
         let Event::Message(msg) = event;
         if let Some(conversation) = &msg.conversation_id {
@@ -395,11 +397,7 @@ impl CaseBot {
         });
         let token = format!("{:010x}", digest(&(key.as_str(), now)) & 0xff_ffff_ffff);
         let ttl = i64::try_from(self.inner.config.idempotency_ttl.as_millis()).unwrap_or(i64::MAX);
-        let json = if keep_event {
-            serde_json::to_string(msg).unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let json = serde_json::to_string(msg).unwrap_or_default();
         Claim::new(key, json, token, now, ttl)
     }
 
@@ -439,7 +437,9 @@ impl CaseBot {
             .active
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(key.to_owned());
+            .entry(key.to_owned())
+            .and_modify(|holders| *holders += 1)
+            .or_insert(1);
         Active {
             bot: self.clone(),
             key: key.to_owned(),
@@ -451,7 +451,7 @@ impl CaseBot {
             .active
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .contains(key)
+            .contains_key(key)
     }
 }
 
@@ -463,12 +463,18 @@ struct Active {
 
 impl Drop for Active {
     fn drop(&mut self) {
-        self.bot
+        let mut active = self
+            .bot
             .inner
             .active
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.key);
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(holders) = active.get_mut(&self.key) {
+            *holders -= 1;
+            if *holders == 0 {
+                active.remove(&self.key);
+            }
+        }
     }
 }
 

@@ -337,7 +337,8 @@ impl OutboxEntry {
     /// Part `part` of the reply to `claim`. The id is made from the claim (when it was taken,
     /// and a digest of its key) and the part, so the same reply enqueued again after a crash
     /// has the same ids and goes out once; a conversation's replies go out in the order the
-    /// messages were claimed.
+    /// messages were claimed. It is made at the claim's time too (and due at once), so the
+    /// record of a reply given up is one per claim, however many parts and notices it had.
     ///
     /// ```
     /// use case_bot_core::{Claim, Destination, OutboxEntry};
@@ -345,6 +346,7 @@ impl OutboxEntry {
     /// let a = OutboxEntry::for_claim(&claim, 0, "cid", Destination::Robot, "{}");
     /// let b = OutboxEntry::for_claim(&claim, 0, "cid", Destination::Robot, "{}");
     /// assert_eq!(a.id, b.id);
+    /// assert_eq!(a.created_at_ms, 7);
     /// ```
     #[must_use]
     pub fn for_claim(
@@ -358,6 +360,7 @@ impl OutboxEntry {
         let mut digest = DefaultHasher::new();
         claim.key.hash(&mut digest);
         let mut entry = Self::new(conversation, destination, message, unix_now());
+        entry.created_at_ms = claim.claimed_at_ms;
         entry.id = format!(
             "{:013}-{:016x}-{part:04}",
             claim.claimed_at_ms.max(0),

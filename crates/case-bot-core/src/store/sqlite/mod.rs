@@ -393,11 +393,13 @@ impl Store for SqliteStore {
         let answer = self
             .call("finish", move |conn| {
                 // The claim first, so that only its winner writes: taken now (and written done
-                // at once), or moved from `finish.from` to done. Otherwise nothing is written.
+                // at once, without its event: nothing is left to finish), or moved from
+                // `finish.from` to done. Otherwise nothing is written.
                 let won = match &finish.claim {
                     Some(claim) => {
                         let done = Claim {
                             state: ClaimState::Done,
+                            event: String::new(),
                             ..claim.clone()
                         };
                         rows::claim(conn, &done, unix_ms())?.is_none()
