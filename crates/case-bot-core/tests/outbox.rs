@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use case_bot_core::{
     AuditRecord, AuditStore, CallbackService, CaseBot, CaseLink, CaseLinkStore, Claim, ClaimState,
-    ClaimStore, Config, Error, MemoryStore, OutboxEntry, OutboxStore, ReplyMode, Secrets,
-    Settlement, StaticSecrets, Store,
+    ClaimStore, Config, Destination, Error, MemoryStore, OutboxEntry, OutboxStore, ReplyMode,
+    Secrets, Settlement, StaticSecrets, Store,
 };
 use dingtalk_robot::testing::{FakeDingTalk, FakeRobot};
 use dingtalk_robot::{AppSecret, InboundMessage, RateLimit, Sender};
@@ -383,4 +383,49 @@ async fn a_read_answered_in_the_response_is_503_and_asked_again_when_its_claim_c
         String::from_utf8_lossy(&body)
     );
     assert_eq!(store.recent_audit(10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_reply_given_up_in_several_parts_is_one_undelivered_audit_row_for_its_claim() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let store = Arc::new(MemoryStore::default());
+    let bot = CaseBot::builder(Arc::new(Sandbox::new()), secrets(false))
+        .store(Arc::clone(&store) as Arc<dyn Store>)
+        .config(Config {
+            dingtalk_api_base: fake.base_url(),
+            ..Config::default()
+        })
+        .build()
+        .unwrap();
+    // Two parts of one reply (a "slow" notice and the answer, say), both to a session that
+    // has expired, made a few milliseconds apart.
+    let claim = Claim::new("msg:m-parts", "{}", "t", fake.now_ms() - 5, i64::MAX / 2);
+    let expired = Destination::Session {
+        url: format!("{}/robot/sendBySession?session=x", fake.base_url()),
+        expires_at_ms: Some(1),
+    };
+    let message = serde_json::to_string(&dingtalk_robot::OutboundMessage::text("AWS")).unwrap();
+    let mut entries = Vec::new();
+    for part in 0..2 {
+        entries.push(
+            OutboxEntry::for_claim(&claim, part, "cidOps", expired.clone(), message.clone())
+                .answering("view", Some("case-1".into()), Some(claim.key.clone())),
+        );
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    store.enqueue(&entries).await.unwrap();
+    assert!(bot.deliver_pending(Duration::from_secs(5)).await);
+    assert!(fake.messages().is_empty());
+    assert_eq!(
+        bot.readiness().await.undelivered,
+        2,
+        "both messages are counted"
+    );
+    let audit = store.recent_audit(10).await.unwrap();
+    let undelivered: Vec<_> = audit
+        .iter()
+        .filter(|r| r.outcome == "undelivered")
+        .collect();
+    assert_eq!(undelivered.len(), 1, "one row for the claim: {audit:?}");
+    assert_eq!(undelivered[0].at_ms, claim.claimed_at_ms);
 }

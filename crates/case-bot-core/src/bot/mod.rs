@@ -485,3 +485,29 @@ fn digest(value: &impl std::hash::Hash) -> u64 {
     value.hash(&mut hasher);
     hasher.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::CaseBot;
+    use crate::{Secrets, StaticSecrets};
+
+    #[test]
+    fn a_claim_stays_active_until_its_last_holder_lets_go() {
+        let secrets = Secrets::from_json(r#"{"app_secret":"a"}"#).unwrap();
+        let bot = CaseBot::builder(
+            Arc::new(support_commands::Sandbox::new()),
+            Arc::new(StaticSecrets::new(secrets)),
+        )
+        .build()
+        .unwrap();
+        // The command's task, then the task that finishes a write's late outcome.
+        let first = bot.activate("msg:m1");
+        let late = bot.activate("msg:m1");
+        drop(first);
+        assert!(bot.is_active("msg:m1"), "the late outcome still holds it");
+        drop(late);
+        assert!(!bot.is_active("msg:m1"));
+    }
+}
