@@ -33,6 +33,33 @@ fn secrets(token: bool) -> Arc<StaticSecrets> {
     Arc::new(StaticSecrets::new(Secrets::from_json(&json).unwrap()))
 }
 
+/// A bot on `support` and `store` that sends to `fake`, with `config` otherwise.
+fn bot_on(
+    fake: &FakeDingTalk,
+    support: Arc<dyn SupportApi>,
+    store: &Arc<impl Store + 'static>,
+    token: bool,
+    config: Config,
+) -> CaseBot {
+    CaseBot::builder(support, secrets(token))
+        .store(Arc::clone(store) as Arc<dyn Store>)
+        .config(Config {
+            dingtalk_api_base: fake.base_url(),
+            ..config
+        })
+        .build()
+        .unwrap()
+}
+
+/// A signed callback with `text` from the group `cidOps`, as the fake would post it.
+fn signed(fake: &FakeDingTalk, text: &str, id: &str) -> http::Request<Full<Bytes>> {
+    fake.callback(text)
+        .group("cidOps", "运维值班")
+        .msg_id(id)
+        .build("/dingtalk/callback", &AppSecret::new(APP_SECRET))
+        .map(|body| Full::new(Bytes::from(body)))
+}
+
 fn message(fake: &FakeDingTalk, text: &str, id: &str, group: &str) -> InboundMessage {
     let json = fake
         .callback(text)
@@ -114,15 +141,11 @@ async fn an_expired_session_falls_back_to_the_groups_own_robot_and_never_to_anot
         .await
         .unwrap();
     let store = Arc::new(MemoryStore::default());
-    let bot = CaseBot::builder(Arc::new(Sandbox::new()), secrets(true))
-        .store(Arc::clone(&store) as Arc<dyn Store>)
-        .config(Config {
-            dingtalk_api_base: fake.base_url(),
-            robot_conversation: Some("cidOps".into()),
-            ..Config::default()
-        })
-        .build()
-        .unwrap();
+    let config = Config {
+        robot_conversation: Some("cidOps".into()),
+        ..Config::default()
+    };
+    let bot = bot_on(&fake, Arc::new(Sandbox::new()), &store, true, config);
     bot.on_message(expired(&fake, "帮助", "m-ops", "cidOps"))
         .await;
     bot.on_message(expired(&fake, "帮助", "m-other", "cidOther"))
@@ -151,15 +174,11 @@ async fn two_thousand_messages_to_one_group_keep_the_backlog_at_its_limit() {
     // DingTalk is reachable but the group gets 20 a minute: the replies back up.
     let fake = FakeDingTalk::start().await.unwrap();
     let store = Arc::new(MemoryStore::default());
-    let bot = CaseBot::builder(Arc::new(Sandbox::new()), secrets(false))
-        .store(Arc::clone(&store) as Arc<dyn Store>)
-        .config(Config {
-            dingtalk_api_base: fake.base_url(),
-            backlog_limit: 40,
-            ..Config::default()
-        })
-        .build()
-        .unwrap();
+    let config = Config {
+        backlog_limit: 40,
+        ..Config::default()
+    };
+    let bot = bot_on(&fake, Arc::new(Sandbox::new()), &store, false, config);
     let mut peak = 0;
     for i in 0..2_000 {
         bot.on_message(message(&fake, "帮助", &format!("m{i}"), "cidOps"))
@@ -288,23 +307,10 @@ async fn a_full_disk_means_503_and_nothing_acted_on_then_ready_again_and_nothing
     let fake = FakeDingTalk::start().await.unwrap();
     let sandbox = Arc::new(Sandbox::new());
     let store = Arc::new(Faulty::default());
-    let bot = CaseBot::builder(Arc::clone(&sandbox) as Arc<dyn SupportApi>, secrets(false))
-        .store(Arc::clone(&store) as Arc<dyn Store>)
-        .config(Config {
-            dingtalk_api_base: fake.base_url(),
-            ..Config::default()
-        })
-        .build()
-        .unwrap();
+    let bot = bot_on(&fake, sandbox.clone(), &store, false, Config::default());
     bot.start();
     let create = "提工单\nsubject:disk\nbody:b\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance";
-    let request = || {
-        fake.callback(create)
-            .group("cidOps", "运维值班")
-            .msg_id("m-disk")
-            .build("/dingtalk/callback", &AppSecret::new(APP_SECRET))
-            .map(|body| Full::new(Bytes::from(body)))
-    };
+    let request = || signed(&fake, create, "m-disk");
     let service = CallbackService::new(bot.clone());
     store.failing.store(true, Ordering::SeqCst);
     let refused = service.clone().oneshot(request()).await.unwrap();
@@ -346,23 +352,13 @@ async fn a_full_disk_means_503_and_nothing_acted_on_then_ready_again_and_nothing
 async fn a_read_answered_in_the_response_is_503_and_asked_again_when_its_claim_cannot_be_written() {
     let fake = FakeDingTalk::start().await.unwrap();
     let store = Arc::new(Faulty::default());
-    let bot = CaseBot::builder(Arc::new(Sandbox::new()), secrets(false))
-        .store(Arc::clone(&store) as Arc<dyn Store>)
-        .config(Config {
-            dingtalk_api_base: fake.base_url(),
-            reply: ReplyMode::Response,
-            ..Config::default()
-        })
-        .build()
-        .unwrap();
-    bot.start();
-    let request = || {
-        fake.callback("帮助")
-            .group("cidOps", "运维值班")
-            .msg_id("m-help")
-            .build("/dingtalk/callback", &AppSecret::new(APP_SECRET))
-            .map(|body| Full::new(Bytes::from(body)))
+    let config = Config {
+        reply: ReplyMode::Response,
+        ..Config::default()
     };
+    let bot = bot_on(&fake, Arc::new(Sandbox::new()), &store, false, config);
+    bot.start();
+    let request = || signed(&fake, "帮助", "m-help");
     let service = CallbackService::new(bot.clone());
     store.failing.store(true, Ordering::SeqCst);
     let refused = service.clone().oneshot(request()).await.unwrap();
@@ -389,14 +385,13 @@ async fn a_read_answered_in_the_response_is_503_and_asked_again_when_its_claim_c
 async fn a_reply_given_up_in_several_parts_is_one_undelivered_audit_row_for_its_claim() {
     let fake = FakeDingTalk::start().await.unwrap();
     let store = Arc::new(MemoryStore::default());
-    let bot = CaseBot::builder(Arc::new(Sandbox::new()), secrets(false))
-        .store(Arc::clone(&store) as Arc<dyn Store>)
-        .config(Config {
-            dingtalk_api_base: fake.base_url(),
-            ..Config::default()
-        })
-        .build()
-        .unwrap();
+    let bot = bot_on(
+        &fake,
+        Arc::new(Sandbox::new()),
+        &store,
+        false,
+        Config::default(),
+    );
     // Two parts of one reply (a "slow" notice and the answer, say), both to a session that
     // has expired, made a few milliseconds apart.
     let claim = Claim::new("msg:m-parts", "{}", "t", fake.now_ms() - 5, i64::MAX / 2);

@@ -158,27 +158,23 @@ mod tests {
         let claim = Claim::new("msg:m1", "{}", "t", 5, 10);
         let long = OutboundMessage::text("一行\n".repeat(3_000));
         let parts = long.clone().split().len();
-        let first = letters(
-            &route(ReplyMode::Session, Some(&hook), false, None),
-            &claim,
-            long.clone(),
-            "view",
-            None,
-            ANSWER,
-        )
-        .unwrap();
+        let session = || {
+            letters(
+                &route(ReplyMode::Session, Some(&hook), false, None),
+                &claim,
+                long.clone(),
+                "view",
+                None,
+                ANSWER,
+            )
+            .unwrap()
+        };
+        let first = session();
         assert!(first.inline.is_none());
         assert_eq!(first.entries.len(), parts);
         assert!(first.entries.windows(2).all(|w| w[0].id < w[1].id));
-        let again = letters(
-            &route(ReplyMode::Session, Some(&hook), false, None),
-            &claim,
-            long.clone(),
-            "view",
-            None,
-            ANSWER,
-        )
-        .unwrap();
+        // Enqueued again after a crash: the same ids.
+        let again = session();
         let ids = |l: &Letters| l.entries.iter().map(|e| e.id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&first), ids(&again));
         let inline = letters(
