@@ -175,6 +175,43 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// The OpenAPI refused a call with a string code (HTTP 4xx), for example
+    /// `invalidParameter.robotCode.empty`, or the robot is not in the group.
+    #[error("DingTalk's OpenAPI answered HTTP {status} {code}: {message}")]
+    OpenApi {
+        /// The HTTP status.
+        status: u16,
+        /// DingTalk's error code.
+        code: String,
+        /// DingTalk's message.
+        message: String,
+    },
+    /// DingTalk would not give an access token for the app key and app secret.
+    #[error(
+        "DingTalk gave no access token for app key `{app_key}` (HTTP {status} {code}): check the app key and app secret"
+    )]
+    AppCredentials {
+        /// The app key (not secret).
+        app_key: String,
+        /// The HTTP status.
+        status: u16,
+        /// DingTalk's error code.
+        code: String,
+    },
+    /// The OpenAPI cannot carry this message type (for example a feed card).
+    #[error("a `{msgtype}` message cannot be sent through the robot OpenAPI")]
+    Unsupported {
+        /// The message type.
+        msgtype: &'static str,
+    },
+    /// The message is larger than the OpenAPI takes.
+    #[error("the message is {bytes} bytes, the OpenAPI takes at most {max}")]
+    TooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The sender's API base is not an absolute http(s) URL.
     #[error("the DingTalk API base is not an absolute http(s) URL")]
     InvalidApiBase,

@@ -21,6 +21,7 @@
 //! | [`InboundMessage`] | the callback body (text, richText, picture, audio, video, file, unknown) | always |
 //! | [`OutboundMessage`] | text, markdown, link, actionCard, feedCard; splitting long content | always |
 //! | [`Sender`] | posts to a `sessionWebhook` or a custom robot webhook | `sender` (default) |
+//! | [`RobotGroup`], [`AppCredentials`] | posts to a group through the robot OpenAPI (no webhook needed) | `sender` (default) |
 //! | `testing::FakeDingTalk` | a fake DingTalk on 127.0.0.1 for tests | `testing` |
 //!
 //! No item of this crate prints a secret, access token, signature or session URL in its
@@ -29,6 +30,8 @@
 
 mod error;
 mod inbound;
+#[cfg(feature = "sender")]
+mod openapi;
 mod outbound;
 mod secret;
 #[cfg(feature = "sender")]
@@ -45,6 +48,9 @@ pub use error::{
     Skew,
 };
 pub use inbound::{AtUser, ConversationType, InboundMessage, MessageContent, RichTextItem};
+#[cfg(feature = "sender")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sender")))]
+pub use openapi::{AppCredentials, DEFAULT_OPENAPI_BASE, MAX_MSG_PARAM_BYTES, RobotGroup};
 pub use outbound::{
     ActionCard, Button, FeedCard, FeedLink, MAX_PART_BYTES, MAX_PART_CHARS, OutboundMessage,
 };

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::inbound::InboundMessage;
+use crate::openapi::RobotGroup;
 use crate::secret::{AccessToken, WebhookSecret};
 use crate::signature::webhook_sign;
 
@@ -213,6 +214,8 @@ pub enum Target {
     Session(SessionWebhook),
     /// Post through a custom group robot.
     Robot(CustomRobot),
+    /// A group, through the robot OpenAPI (`groupMessages/send`).
+    Group(RobotGroup),
 }
 
 impl From<SessionWebhook> for Target {
@@ -227,12 +230,21 @@ impl From<CustomRobot> for Target {
     }
 }
 
+impl From<RobotGroup> for Target {
+    fn from(group: RobotGroup) -> Self {
+        Self::Group(group)
+    }
+}
+
 impl Target {
     /// What the sender paces by: the robot's token, or the session's conversation (its URL
     /// when the conversation is not known).
     pub(crate) fn pace_key(&self) -> String {
         match self {
             Self::Robot(robot) => format!("robot:{}", robot.access_token.expose_secret()),
+            Self::Group(group) => {
+                format!("group:{}:{}", group.robot_code, group.open_conversation_id)
+            }
             Self::Session(hook) => match &hook.conversation_id {
                 Some(id) => format!("conversation:{id}"),
                 None => format!("session:{}", hook.url),
@@ -245,6 +257,7 @@ impl Target {
         match self {
             Self::Robot(_) => "robot",
             Self::Session(_) => "session",
+            Self::Group(_) => "group",
         }
     }
 }

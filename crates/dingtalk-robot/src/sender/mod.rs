@@ -1,5 +1,5 @@
-//! Sending messages: replies to a callback's `sessionWebhook` and posts to a custom robot
-//! webhook, paced under DingTalk's rate limit and retried when DingTalk throttles anyway.
+//! Sending messages: replies to a callback's `sessionWebhook`, posts to a custom robot
+//! webhook and group sends through the robot OpenAPI, paced under DingTalk's rate limit and retried when DingTalk throttles anyway.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+mod group;
 mod pacing;
 mod policy;
 
@@ -41,6 +42,7 @@ pub const DEFAULT_API_BASE: &str = "https://oapi.dingtalk.com";
 #[derive(Debug, Clone)]
 pub struct SenderBuilder {
     api_base: String,
+    openapi_base: String,
     trust_loopback: bool,
     rate_limit: RateLimit,
     retry: RetryPolicy,
@@ -58,6 +60,20 @@ impl SenderBuilder {
     #[must_use]
     pub fn api_base(mut self, base: impl Into<String>) -> Self {
         self.api_base = base.into();
+        self
+    }
+
+    /// The OpenAPI origin, for access tokens and group sends (default
+    /// [`DEFAULT_OPENAPI_BASE`](crate::DEFAULT_OPENAPI_BASE); `https://api.dingtalk.io` for
+    /// international tenants); tests point it at a fake.
+    ///
+    /// ```
+    /// let builder = dingtalk_robot::Sender::builder().openapi_base("http://127.0.0.1:8081");
+    /// # let _ = builder;
+    /// ```
+    #[must_use]
+    pub fn openapi_base(mut self, base: impl Into<String>) -> Self {
+        self.openapi_base = base.into();
         self
     }
 
@@ -124,6 +140,10 @@ impl SenderBuilder {
         if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
             return Err(Error::InvalidApiBase);
         }
+        let openapi = url::Url::parse(&self.openapi_base).map_err(|_| Error::InvalidApiBase)?;
+        if !matches!(openapi.scheme(), "http" | "https") || openapi.host_str().is_none() {
+            return Err(Error::InvalidApiBase);
+        }
         let http = reqwest::Client::builder()
             .timeout(self.timeout)
             .build()
@@ -132,6 +152,8 @@ impl SenderBuilder {
             inner: Arc::new(Inner {
                 http,
                 api_base: self.api_base.trim_end_matches('/').to_owned(),
+                openapi_base: self.openapi_base.trim_end_matches('/').to_owned(),
+                tokens: group::Tokens::default(),
                 base_origin: base.origin(),
                 trust_loopback: self.trust_loopback,
                 rate_limit: self.rate_limit,
@@ -170,6 +192,9 @@ pub struct Sender {
 struct Inner {
     http: reqwest::Client,
     api_base: String,
+    openapi_base: String,
+    /// OpenAPI access tokens by app key.
+    tokens: group::Tokens,
     base_origin: url::Origin,
     trust_loopback: bool,
     rate_limit: RateLimit,
@@ -205,6 +230,7 @@ impl Sender {
     pub fn builder() -> SenderBuilder {
         SenderBuilder {
             api_base: DEFAULT_API_BASE.to_owned(),
+            openapi_base: crate::openapi::DEFAULT_OPENAPI_BASE.to_owned(),
             trust_loopback: false,
             rate_limit: RateLimit::default(),
             retry: RetryPolicy::default(),
@@ -305,12 +331,15 @@ impl Sender {
                 // A long wait may have outlived the session.
                 self.check_session(hook)?;
             }
-            let url = match target {
-                Target::Session(hook) => hook.url.clone(),
-                Target::Robot(robot) => robot.url(&self.inner.api_base, now_ms()),
-            };
             attempts += 1;
-            let outcome = self.post(&url, message).await;
+            let outcome = match target {
+                Target::Session(hook) => self.post(&hook.url, message).await,
+                Target::Robot(robot) => {
+                    self.post(&robot.url(&self.inner.api_base, now_ms()), message)
+                        .await
+                }
+                Target::Group(group) => self.post_group(group, message).await,
+            };
             sent.push_back(Instant::now());
             let err = match outcome {
                 Ok(()) => {

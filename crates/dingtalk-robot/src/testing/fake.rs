@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 
 use super::callback::{CallbackBuilder, SessionKey};
 use super::server::{Shared, State, duration_ms};
-use super::{FakeRobot, Received, Rejection};
+use super::{FakeApp, FakeRobot, Received, Rejection};
 use crate::signature::now_ms;
 
 /// Configures a [`FakeDingTalk`] before it starts.
@@ -38,9 +38,23 @@ pub struct FakeDingTalkBuilder {
     window: Duration,
     block: Duration,
     robots: Vec<FakeRobot>,
+    apps: Vec<FakeApp>,
 }
 
 impl FakeDingTalkBuilder {
+    /// An enterprise-internal app whose robot may post to groups through the OpenAPI.
+    ///
+    /// ```
+    /// # use dingtalk_robot::testing::{FakeApp, FakeDingTalk};
+    /// let builder = FakeDingTalk::builder().app(FakeApp::new("dingkey", "secret"));
+    /// # let _ = builder;
+    /// ```
+    #[must_use]
+    pub fn app(mut self, app: FakeApp) -> Self {
+        self.apps.push(app);
+        self
+    }
+
     /// Messages accepted per webhook per window (default 20 a minute).
     ///
     /// ```
@@ -94,7 +108,7 @@ impl FakeDingTalkBuilder {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Shared {
-            state: Mutex::new(State::with_robots(self.robots)),
+            state: Mutex::new(State::with_robots(self.robots, self.apps)),
             arrived: Notify::new(),
             max_per_window: self.max_per_window,
             window: self.window,
@@ -172,6 +186,7 @@ impl FakeDingTalk {
             window: Duration::from_secs(60),
             block: Duration::from_secs(600),
             robots: Vec::new(),
+            apps: Vec::new(),
         }
     }
 
@@ -285,7 +300,20 @@ impl FakeDingTalk {
         }
     }
 
-    /// Answers the next `count` webhook posts with HTTP 500 (a DingTalk outage), then
+    /// Forgets every OpenAPI access token handed out, as when they expire: the next group
+    /// send with one is answered HTTP 401.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fake = dingtalk_robot::testing::FakeDingTalk::start().await.unwrap();
+    /// fake.revoke_tokens();
+    /// # }
+    /// ```
+    pub fn revoke_tokens(&self) {
+        self.state.lock().tokens.clear();
+    }
+
+    /// Answers the next `count` webhook posts and group sends with HTTP 500 (a DingTalk outage), then
     /// behaves normally again.
     ///
     /// ```

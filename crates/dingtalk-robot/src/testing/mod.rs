@@ -3,7 +3,9 @@
 //! It answers custom robot webhooks (`/robot/send`) and session webhooks
 //! (`/robot/sendBySession`) the way DingTalk does: HTTP 200 with `errcode`/`errmsg`, the 加签
 //! signature and timestamp checked, keywords checked, 20 messages a minute per webhook with a
-//! 10-minute block (errcode 130101). Every accepted message is recorded. It also builds
+//! 10-minute block (errcode 130101). For the apps given to [`FakeDingTalkBuilder::app`] it
+//! also serves the robot OpenAPI: access tokens (`/v1.0/oauth2/accessToken`) and group sends
+//! (`/v1.0/robot/groupMessages/send`, HTTP 4xx with string codes, the same pace per group). Every accepted message is recorded. It also builds
 //! correctly signed callback requests, with a session webhook that points back at it, so a bot
 //! can be tested end to end.
 //!
@@ -25,6 +27,7 @@ use serde_json::Value;
 
 mod callback;
 mod fake;
+mod openapi;
 mod server;
 
 pub use callback::CallbackBuilder;
@@ -43,6 +46,8 @@ pub enum Channel {
     Robot(String),
     /// A session webhook, by its `session` value.
     Session(String),
+    /// A group send through the robot OpenAPI, by `openConversationId`.
+    Group(String),
 }
 
 /// A message the fake accepted.
@@ -105,6 +110,53 @@ pub struct Rejection {
     pub errcode: i64,
     /// The errmsg answered.
     pub errmsg: String,
+}
+
+/// An enterprise-internal app the fake knows: its key, secret and robot code. With it, the
+/// fake hands out OpenAPI access tokens (`/v1.0/oauth2/accessToken`) and takes group sends
+/// (`/v1.0/robot/groupMessages/send`) from that robot.
+///
+/// ```
+/// use dingtalk_robot::testing::{FakeApp, FakeDingTalk};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let fake = FakeDingTalk::builder().app(FakeApp::new("dingkey", "secret")).start().await.unwrap();
+/// # let _ = fake; }
+/// ```
+#[derive(Debug, Clone)]
+pub struct FakeApp {
+    pub(crate) app_key: String,
+    pub(crate) app_secret: String,
+    pub(crate) robot_code: String,
+}
+
+impl FakeApp {
+    /// An app whose robot code is its app key.
+    ///
+    /// ```
+    /// let app = dingtalk_robot::testing::FakeApp::new("dingkey", "secret");
+    /// # let _ = app;
+    /// ```
+    #[must_use]
+    pub fn new(app_key: impl Into<String>, app_secret: impl Into<String>) -> Self {
+        let app_key = app_key.into();
+        Self {
+            robot_code: app_key.clone(),
+            app_key,
+            app_secret: app_secret.into(),
+        }
+    }
+
+    /// A robot code other than the app key.
+    ///
+    /// ```
+    /// let app = dingtalk_robot::testing::FakeApp::new("k", "s").robot_code("dingrobot");
+    /// # let _ = app;
+    /// ```
+    #[must_use]
+    pub fn robot_code(mut self, code: impl Into<String>) -> Self {
+        self.robot_code = code.into();
+        self
+    }
 }
 
 /// A custom robot the fake knows, with its security settings.

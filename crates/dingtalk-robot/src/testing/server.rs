@@ -12,13 +12,16 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use super::callback::SessionKey;
-use super::{Channel, FakeRobot, Received, Rejection};
+use super::{Channel, FakeApp, FakeRobot, Received, Rejection};
 use crate::signature::{DEFAULT_WINDOW, now_ms, sign};
 
 /// What the fake has seen and how it is set.
 #[derive(Default)]
 pub(super) struct State {
     pub(super) robots: HashMap<String, FakeRobot>,
+    /// Apps by app key, and the access tokens handed out (token → app key).
+    pub(super) apps: HashMap<String, FakeApp>,
+    pub(super) tokens: HashMap<String, String>,
     pub(super) received: Vec<Received>,
     pub(super) rejections: Vec<Rejection>,
     /// accepted-message times per channel (fake clock, ms)
@@ -44,12 +47,13 @@ pub(super) struct Shared {
 
 impl State {
     /// A fresh fake that knows these robots.
-    pub(super) fn with_robots(robots: Vec<FakeRobot>) -> Self {
+    pub(super) fn with_robots(robots: Vec<FakeRobot>, apps: Vec<FakeApp>) -> Self {
         Self {
             robots: robots
                 .into_iter()
                 .map(|r| (r.access_token.clone(), r))
                 .collect(),
+            apps: apps.into_iter().map(|a| (a.app_key.clone(), a)).collect(),
             ..Self::default()
         }
     }
@@ -83,7 +87,7 @@ fn query_param(query: &str, key: &str) -> Option<String> {
 }
 
 /// All string values inside a message's type object, for the keyword check.
-fn strings_in(value: &Value, out: &mut String) {
+pub(super) fn strings_in(value: &Value, out: &mut String) {
     match value {
         Value::String(s) => {
             out.push_str(s);
@@ -96,7 +100,7 @@ fn strings_in(value: &Value, out: &mut String) {
 }
 
 /// Checks a message body's shape like DingTalk does; `Err((errcode, errmsg))` if refused.
-fn check_shape(body: &Value) -> Result<(), (i64, String)> {
+pub(super) fn check_shape(body: &Value) -> Result<(), (i64, String)> {
     let msgtype = body["msgtype"].as_str().unwrap_or_default();
     let required: &[&str] = match msgtype {
         "text" => &["content"],
@@ -126,6 +130,12 @@ impl Shared {
     pub(super) async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         let path = req.uri().path().to_owned();
         let query = req.uri().query().unwrap_or_default().to_owned();
+        let token = req
+            .headers()
+            .get("x-acs-dingtalk-access-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         if req.method() != http::Method::POST {
             let mut response = answer(405, "method not allowed");
             *response.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
@@ -137,7 +147,11 @@ impl Shared {
         };
         {
             let mut state = self.lock();
-            if state.fail_next > 0 && (path == "/robot/send" || path == "/robot/sendBySession") {
+            let send = matches!(
+                path.as_str(),
+                "/robot/send" | "/robot/sendBySession" | "/v1.0/robot/groupMessages/send"
+            );
+            if state.fail_next > 0 && send {
                 state.fail_next -= 1;
                 let mut response = answer(-1, "system busy");
                 *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
@@ -145,6 +159,8 @@ impl Shared {
             }
         }
         let result = match path.as_str() {
+            "/v1.0/oauth2/accessToken" => return self.access_token(&body),
+            "/v1.0/robot/groupMessages/send" => return self.group_send(&token, &body),
             "/robot/send" => self.robot_send(&query, &body),
             "/robot/sendBySession" => self.session_send(&query, &body),
             _ => {
@@ -163,7 +179,12 @@ impl Shared {
     }
 
     /// Records a refusal and returns the answer for it.
-    fn reject(state: &mut State, channel: Channel, errcode: i64, errmsg: &str) -> (i64, String) {
+    pub(super) fn reject(
+        state: &mut State,
+        channel: Channel,
+        errcode: i64,
+        errmsg: &str,
+    ) -> (i64, String) {
         state.rejections.push(Rejection {
             channel,
             errcode,
@@ -289,7 +310,7 @@ impl Shared {
         Ok(parsed)
     }
 
-    fn accept(
+    pub(super) fn accept(
         &self,
         state: &mut State,
         channel: Channel,
