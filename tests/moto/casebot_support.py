@@ -21,6 +21,8 @@ a realistic Support API over the wire:
   answer with AWS's shapes.
 - POST /casebot/support/engineer-reply {"caseId": ..., "body": ...} adds an AWS engineer
   communication and sets `pending-customer-action`, so tests can play AWS's side.
+- GET /casebot/support/calls answers how many times each Support operation was called, and
+  POST /casebot/support/calls resets the counts, so tests can hold the watcher to its budget.
 """
 
 import datetime
@@ -237,6 +239,18 @@ def describe_severity_levels(self, language):
 
 # --- responses -------------------------------------------------------------------------------
 
+# Support API calls by operation (GET /casebot/support/calls).
+CALLS = {}
+
+
+def counted(name, fn):
+    def wrapper(self):
+        with _lock:
+            CALLS[name] = CALLS.get(name, 0) + 1
+        return fn(self)
+    return wrapper
+
+
 # Seconds CreateCase waits before it answers (POST /casebot/support/delay): a slow AWS.
 DELAY = {"CreateCase": 0.0}
 
@@ -302,6 +316,13 @@ def wrap(app):
 
     def wrapped(environ, start_response):
         path = environ.get("PATH_INFO")
+        if path == "/casebot/support/calls":
+            if environ.get("REQUEST_METHOD") == "POST":
+                with _lock:
+                    CALLS.clear()
+            with _lock:
+                body = json.dumps(CALLS)
+            return Response(body, status=200, content_type="application/json")(environ, start_response)
         if path == "/casebot/support/delay":
             data = json.loads(Request(environ).get_data() or b"{}")
             DELAY[data.get("operation", "CreateCase")] = float(data.get("seconds", 0))
@@ -335,4 +356,4 @@ def install():
                      ("describe_communications", r_describe_communications), ("describe_services", r_describe_services),
                      ("describe_severity_levels", r_describe_severity_levels),
                      ("describe_create_case_options", r_describe_create_case_options)]:
-        setattr(SupportResponse, name, fn)
+        setattr(SupportResponse, name, counted(name, fn))

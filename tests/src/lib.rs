@@ -456,6 +456,45 @@ impl MotoServer {
         }
     }
 
+    /// How many times each Support operation was called since the start or the last
+    /// [`reset_support_calls`](Self::reset_support_calls), by operation name (`describe_cases`,
+    /// `describe_communications`, …).
+    ///
+    /// # Errors
+    /// The I/O error, or `InvalidData` if moto's answer is not the counts.
+    ///
+    /// ```no_run
+    /// let moto = casebot_testkit::MotoServer::start();
+    /// let calls = moto.support_calls().unwrap();
+    /// assert_eq!(calls.get("describe_cases"), None);
+    /// ```
+    pub fn support_calls(&self) -> std::io::Result<std::collections::BTreeMap<String, u64>> {
+        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.write_all(b"GET /casebot/support/calls HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        let body = answer
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        serde_json::from_str(body)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    /// Sets every Support call count back to zero.
+    ///
+    /// # Errors
+    /// The I/O error, or `InvalidData` if moto did not answer 200.
+    ///
+    /// ```no_run
+    /// let moto = casebot_testkit::MotoServer::start();
+    /// moto.reset_support_calls().unwrap();
+    /// ```
+    pub fn reset_support_calls(&self) -> std::io::Result<()> {
+        self.post_json("/casebot/support/calls", "{}")
+    }
+
     /// Plays AWS's side of a case: adds a communication from "Amazon Web Services" and sets
     /// the case to `pending-customer-action` (casebot's Support extension, see
     /// `tests/moto/casebot_support.py`).

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use crate::error::Error;
 use crate::lookup::ServiceIndex;
 use crate::model::{
-    CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseView, NewCase, ReplyOutcome,
-    Resolution, Service, SeverityLevel,
+    CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseView, Communication, NewCase,
+    ReplyOutcome, Resolution, Service, SeverityLevel, WatchedCase,
 };
 
 /// Every AWS Support operation the bot needs.
@@ -62,6 +62,64 @@ pub trait SupportApi: Send + Sync {
 
     /// ResolveCase.
     async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, Error>;
+
+    /// Up to 100 cases by id, resolved ones included, each with its newest communications:
+    /// one DescribeCases (`caseIdList`, `includeCommunications`, `language`) on AWS. Cases
+    /// that AWS does not return are left out.
+    ///
+    /// The default asks for each case on its own; backends override it.
+    ///
+    /// # Errors
+    /// [`Error`] from AWS, for instance `CaseIdNotFound` for an unknown id.
+    ///
+    /// ```
+    /// # use support_commands::*;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sandbox = Sandbox::new();
+    /// let id = sandbox.create_case(&NewCase::new("s", "b", Severity::Low)).await.unwrap();
+    /// let cases = sandbox.watch_cases(&[id], "zh").await.unwrap();
+    /// assert_eq!(cases[0].recent.len(), 1);
+    /// # }
+    /// ```
+    async fn watch_cases(&self, ids: &[CaseId], language: &str) -> Result<Vec<WatchedCase>, Error> {
+        let _ = language;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let view = self
+                .describe_case(&CaseRef::CaseId(id.clone()), None)
+                .await?;
+            let more = view.communications.len() > 5 || view.next_page.is_some();
+            let recent = view.communications.into_iter().take(5).collect();
+            out.push(WatchedCase::new(view.case, recent, more));
+        }
+        Ok(out)
+    }
+
+    /// One page of a case's communications, newest first, and the token of the next page
+    /// (DescribeCommunications).
+    ///
+    /// # Errors
+    /// [`Error`] from AWS.
+    ///
+    /// ```
+    /// # use support_commands::*;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let sandbox = Sandbox::new();
+    /// let id = sandbox.create_case(&NewCase::new("s", "b", Severity::Low)).await.unwrap();
+    /// let (page, next) = sandbox.communications(&id, None).await.unwrap();
+    /// assert_eq!((page.len(), next), (1, None));
+    /// # }
+    /// ```
+    async fn communications(
+        &self,
+        case: &CaseId,
+        page: Option<&str>,
+    ) -> Result<(Vec<Communication>, Option<String>), Error> {
+        let view = self
+            .describe_case(&CaseRef::CaseId(case.clone()), page)
+            .await?;
+        Ok((view.communications, view.next_page))
+    }
 
     /// The case whose newest communications contain `token`: in `case` only, or else among the
     /// ten newest cases. A write whose outcome is unknown (its answer was lost, or the process
@@ -148,6 +206,16 @@ impl<T: SupportApi + ?Sized> SupportApi for Arc<T> {
     }
     async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, Error> {
         (**self).resolve_case(case).await
+    }
+    async fn watch_cases(&self, ids: &[CaseId], language: &str) -> Result<Vec<WatchedCase>, Error> {
+        (**self).watch_cases(ids, language).await
+    }
+    async fn communications(
+        &self,
+        case: &CaseId,
+        page: Option<&str>,
+    ) -> Result<(Vec<Communication>, Option<String>), Error> {
+        (**self).communications(case, page).await
     }
     async fn find_token(
         &self,
@@ -325,5 +393,16 @@ impl<S: SupportApi> SupportApi for Cached<S> {
 
     async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, Error> {
         self.inner.resolve_case(case).await
+    }
+
+    async fn watch_cases(&self, ids: &[CaseId], language: &str) -> Result<Vec<WatchedCase>, Error> {
+        self.inner.watch_cases(ids, language).await
+    }
+    async fn communications(
+        &self,
+        case: &CaseId,
+        page: Option<&str>,
+    ) -> Result<(Vec<Communication>, Option<String>), Error> {
+        self.inner.communications(case, page).await
     }
 }

@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::model::{
     CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, Category,
     Communication, NewCase, ReplyOutcome, Resolution, Service, Severity, SeverityLevel,
+    WatchedCase,
 };
 use crate::partition::Partition;
 use crate::sandbox::COMMUNICATIONS_PAGE;
@@ -111,6 +112,14 @@ fn details(case: &aws_sdk_support::types::CaseDetails) -> CaseDetails {
         cc: case.cc_email_addresses().to_vec(),
         language: case.language().map(str::to_owned),
     }
+}
+
+fn communication(c: &aws_sdk_support::types::Communication) -> Communication {
+    Communication::new(
+        c.body().unwrap_or_default(),
+        c.submitted_by().unwrap_or_default(),
+        c.time_created().unwrap_or_default(),
+    )
 }
 
 impl AwsSupport {
@@ -297,17 +306,7 @@ impl SupportApi for AwsSupport {
             request = request.next_token(token);
         }
         let output = request.send().await.map_err(map_err)?;
-        let communications = output
-            .communications()
-            .iter()
-            .map(|c| {
-                Communication::new(
-                    c.body().unwrap_or_default(),
-                    c.submitted_by().unwrap_or_default(),
-                    c.time_created().unwrap_or_default(),
-                )
-            })
-            .collect();
+        let communications = output.communications().iter().map(communication).collect();
         Ok(CaseView {
             case: found,
             communications,
@@ -361,6 +360,59 @@ impl SupportApi for AwsSupport {
         Ok(ReplyOutcome {
             reopened: before.status == CaseStatus::Resolved,
         })
+    }
+
+    async fn watch_cases(&self, ids: &[CaseId], language: &str) -> Result<Vec<WatchedCase>, Error> {
+        let mut out = Vec::with_capacity(ids.len());
+        let mut page: Option<String> = None;
+        loop {
+            let mut request = self
+                .client
+                .describe_cases()
+                .set_case_id_list(Some(ids.iter().map(|id| id.as_str().to_owned()).collect()))
+                .include_resolved_cases(true)
+                .include_communications(true)
+                .language(language)
+                .max_results(100);
+            if let Some(token) = &page {
+                request = request.next_token(token);
+            }
+            let output = request.send().await.map_err(map_err)?;
+            for case in output.cases() {
+                let recent = case.recent_communications();
+                out.push(WatchedCase::new(
+                    details(case),
+                    recent
+                        .map(|r| r.communications().iter().map(communication).collect())
+                        .unwrap_or_default(),
+                    recent.and_then(|r| r.next_token()).is_some(),
+                ));
+            }
+            match output.next_token() {
+                Some(token) if !output.cases().is_empty() => page = Some(token.to_owned()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn communications(
+        &self,
+        case: &CaseId,
+        page: Option<&str>,
+    ) -> Result<(Vec<Communication>, Option<String>), Error> {
+        let mut request = self
+            .client
+            .describe_communications()
+            .case_id(case.as_str())
+            .max_results(100);
+        if let Some(token) = page {
+            request = request.next_token(token);
+        }
+        let output = request.send().await.map_err(map_err)?;
+        Ok((
+            output.communications().iter().map(communication).collect(),
+            output.next_token().map(str::to_owned),
+        ))
     }
 
     async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, Error> {

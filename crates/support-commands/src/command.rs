@@ -49,6 +49,99 @@ pub enum Command {
     },
     /// List the severity levels the account may use (`严重级别`).
     SeverityLevels,
+    /// Follow a case: its AWS replies and status changes are pushed to this group (`关注 <id>`).
+    Follow {
+        /// The case.
+        case: CaseRef,
+    },
+    /// Stop following a case (`取消关注 <id>`).
+    Unfollow {
+        /// The case.
+        case: CaseRef,
+    },
+    /// List the cases this group follows (`关注列表`).
+    Following,
+    /// Show (`通知`) or change (`通知 high`) what this group is told about.
+    Notify {
+        /// The change; `None` shows the settings.
+        change: Option<NotifyChange>,
+    },
+}
+
+/// Which cases' updates a group is told about, by severity.
+///
+/// ```
+/// use support_commands::{NotifyLevel, Severity};
+/// assert!(NotifyLevel::High.includes(Some(&Severity::Urgent)));
+/// assert!(!NotifyLevel::High.includes(Some(&Severity::Normal)));
+/// assert!(!NotifyLevel::None.includes(Some(&Severity::Critical)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum NotifyLevel {
+    /// Every case.
+    #[default]
+    All,
+    /// Cases of severity high, urgent or critical.
+    High,
+    /// No case.
+    None,
+}
+
+impl NotifyLevel {
+    /// Whether a case of `severity` is included (a case of unknown severity counts as
+    /// included by `All` only).
+    ///
+    /// ```
+    /// assert!(support_commands::NotifyLevel::All.includes(None));
+    /// ```
+    #[must_use]
+    pub fn includes(self, severity: Option<&crate::model::Severity>) -> bool {
+        use crate::model::Severity;
+        match self {
+            Self::All => true,
+            Self::High => matches!(
+                severity,
+                Some(Severity::High | Severity::Urgent | Severity::Critical)
+            ),
+            Self::None => false,
+        }
+    }
+
+    /// The setting's name: `all`, `high` or `none`.
+    ///
+    /// ```
+    /// assert_eq!(support_commands::NotifyLevel::High.as_str(), "high");
+    /// ```
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::High => "high",
+            Self::None => "none",
+        }
+    }
+}
+
+/// One change to a group's notification settings.
+///
+/// ```
+/// use support_commands::{parse, Command, NotifyChange, NotifyLevel};
+/// assert_eq!(parse("通知 high").unwrap(), Command::Notify { change: Some(NotifyChange::Level(NotifyLevel::High)) });
+/// assert_eq!(parse("notify new-cases on").unwrap(), Command::Notify { change: Some(NotifyChange::NewCases(true)) });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotifyChange {
+    /// Which severities are pushed.
+    Level(NotifyLevel),
+    /// Whether new correspondence is pushed.
+    Replies(bool),
+    /// Whether status changes (waiting for you, resolved, reopened) are pushed.
+    Status(bool),
+    /// Whether every new or reopened case in the account is pushed.
+    NewCases(bool),
 }
 
 /// Which command, without its arguments (for help, errors and logs).
@@ -77,6 +170,14 @@ pub enum CommandKind {
     Resolve,
     /// Severity levels.
     SeverityLevels,
+    /// Follow a case.
+    Follow,
+    /// Unfollow a case.
+    Unfollow,
+    /// List followed cases.
+    Following,
+    /// Notification settings.
+    Notify,
 }
 
 impl CommandKind {
@@ -96,6 +197,10 @@ impl CommandKind {
             Self::Reply => "reply",
             Self::Resolve => "resolve",
             Self::SeverityLevels => "severity",
+            Self::Follow => "follow",
+            Self::Unfollow => "unfollow",
+            Self::Following => "following",
+            Self::Notify => "notify",
         }
     }
 }
@@ -118,6 +223,10 @@ impl Command {
             Self::Reply { .. } => CommandKind::Reply,
             Self::Resolve { .. } => CommandKind::Resolve,
             Self::SeverityLevels => CommandKind::SeverityLevels,
+            Self::Follow { .. } => CommandKind::Follow,
+            Self::Unfollow { .. } => CommandKind::Unfollow,
+            Self::Following => CommandKind::Following,
+            Self::Notify { .. } => CommandKind::Notify,
         }
     }
 }

@@ -61,7 +61,7 @@ const fn prefix(text: &'static str) -> Keyword {
 /// Every command, in help order.
 ///
 /// ```
-/// assert_eq!(support_commands::COMMANDS.len(), 8);
+/// assert_eq!(support_commands::COMMANDS.len(), 12);
 /// ```
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -116,6 +116,38 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary_en: "reply to a case; replying to a resolved case reopens it",
         usage_zh: "回复 {case id 或 display id}\n{回复内容，可多行}\n(可选，最后一行) cc:{邮箱}",
         usage_en: "reply {case id or display id}\n{your text, may span lines}\n(optional, last line) cc:{e-mails}",
+    },
+    CommandSpec {
+        kind: CommandKind::Follow,
+        keywords: &[kw("关注"), kw("follow")],
+        summary_zh: "关注工单：AWS 的回复和状态变化会推送到本群（本群提交的工单自动关注）",
+        summary_en: "follow a case: AWS's replies and status changes are pushed to this group (cases opened here are followed already)",
+        usage_zh: "关注 {case id 或 display id}",
+        usage_en: "follow {case id or display id}",
+    },
+    CommandSpec {
+        kind: CommandKind::Unfollow,
+        keywords: &[kw("取消关注"), kw("unfollow")],
+        summary_zh: "取消关注工单",
+        summary_en: "stop following a case",
+        usage_zh: "取消关注 {case id 或 display id}",
+        usage_en: "unfollow {case id or display id}",
+    },
+    CommandSpec {
+        kind: CommandKind::Following,
+        keywords: &[kw("关注列表"), kw("following")],
+        summary_zh: "列出本群关注的工单",
+        summary_en: "list the cases this group follows",
+        usage_zh: "关注列表",
+        usage_en: "following",
+    },
+    CommandSpec {
+        kind: CommandKind::Notify,
+        keywords: &[kw("通知"), kw("notify")],
+        summary_zh: "查看或修改本群的推送设置（管理员）",
+        summary_en: "show or change what this group is told about (admins)",
+        usage_zh: "通知 [all|high|none]　或　通知 {回复|状态|新工单} {开|关}",
+        usage_en: "notify [all|high|none]  or  notify {replies|status|new-cases} {on|off}",
     },
     CommandSpec {
         kind: CommandKind::SeverityLevels,

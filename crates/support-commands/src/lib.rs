@@ -42,7 +42,7 @@ pub use api::{CacheTtl, Cached, SupportApi};
 #[cfg(feature = "aws")]
 pub use aws::{AwsSupport, AwsSupportConfig};
 pub use catalogue::{SNAPSHOT_JSON, catalogue};
-pub use command::{Command, CommandKind};
+pub use command::{Command, CommandKind, NotifyChange, NotifyLevel};
 pub use error::Error;
 pub use help::{COMMANDS, CommandSpec, Keyword, help_text, spec, usage};
 pub use lang::Lang;
@@ -50,9 +50,11 @@ pub use lookup::{DEFAULT_MATCHES, Match, ServiceIndex};
 pub use model::{
     CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, Category,
     Communication, IssueType, NewCase, ReplyOutcome, Resolution, Service, Severity, SeverityLevel,
+    WatchedCase,
 };
 pub use parse::{LANGUAGES, MAX_BODY_CHARS, MAX_CC, MAX_QUERY_CHARS, MAX_SUBJECT_CHARS, parse};
 pub use partition::Partition;
 pub use sandbox::{
     COMMUNICATIONS_PAGE, SIMULATED_REPLY, Sandbox, SandboxClock, SandboxConfig, iso8601,
+    parse_iso8601,
 };

@@ -563,3 +563,58 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn follow_unfollow_and_the_following_list_are_told_apart() {
+    use support_commands::{CaseRef, Command, parse};
+    assert!(matches!(
+        parse("关注 1700000123").unwrap(),
+        Command::Follow {
+            case: CaseRef::DisplayId(_)
+        }
+    ));
+    assert!(matches!(
+        parse("follow case-123456789012-muen-2026-0123456789abcdef").unwrap(),
+        Command::Follow {
+            case: CaseRef::CaseId(_)
+        }
+    ));
+    assert!(matches!(
+        parse("取消关注 1700000123").unwrap(),
+        Command::Unfollow { .. }
+    ));
+    assert!(matches!(
+        parse("unfollow 1700000123").unwrap(),
+        Command::Unfollow { .. }
+    ));
+    assert_eq!(parse("关注列表").unwrap(), Command::Following);
+    assert_eq!(parse("following").unwrap(), Command::Following);
+    let err = parse("关注").unwrap_err().to_string();
+    assert!(err.contains("case id"), "{err}");
+}
+
+#[test]
+fn notify_takes_a_level_or_a_kind_with_on_or_off_and_explains_anything_else() {
+    use support_commands::{Command, NotifyChange, NotifyLevel, parse};
+    let change = |text: &str| match parse(text).unwrap() {
+        Command::Notify { change } => change,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(change("通知"), None);
+    assert_eq!(
+        change("通知 全部"),
+        Some(NotifyChange::Level(NotifyLevel::All))
+    );
+    assert_eq!(
+        change("notify none"),
+        Some(NotifyChange::Level(NotifyLevel::None))
+    );
+    assert_eq!(change("通知 回复 关"), Some(NotifyChange::Replies(false)));
+    assert_eq!(change("通知：状态，开"), Some(NotifyChange::Status(true)));
+    assert_eq!(
+        change("notify new-cases off"),
+        Some(NotifyChange::NewCases(false))
+    );
+    let err = parse("通知 sometimes").unwrap_err().to_string();
+    assert!(err.contains("sometimes") && err.contains("high"), "{err}");
+}

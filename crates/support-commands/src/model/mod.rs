@@ -341,3 +341,37 @@ pub struct ReplyOutcome {
     /// The case was resolved and the reply reopened it.
     pub reopened: bool,
 }
+
+/// A case as a watcher sees it: its details and its newest communications (DescribeCases with
+/// `includeCommunications`), newest first.
+///
+/// ```
+/// use support_commands::{CaseDetails, CaseStatus, WatchedCase};
+/// let case = CaseDetails::for_tests("case-1", "1", CaseStatus::Opened);
+/// let watched = WatchedCase::new(case, Vec::new(), false);
+/// assert!(!watched.more);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WatchedCase {
+    /// The case.
+    pub case: CaseDetails,
+    /// Its newest communications (AWS returns up to five), newest first.
+    pub recent: Vec<Communication>,
+    /// Whether it has older communications than `recent`.
+    pub more: bool,
+}
+
+impl WatchedCase {
+    /// A watched case.
+    ///
+    /// ```
+    /// # use support_commands::{CaseDetails, CaseStatus, WatchedCase};
+    /// let watched = WatchedCase::new(CaseDetails::for_tests("case-1", "1", CaseStatus::Opened), vec![], true);
+    /// assert!(watched.more);
+    /// ```
+    #[must_use]
+    pub fn new(case: CaseDetails, recent: Vec<Communication>, more: bool) -> Self {
+        Self { case, recent, more }
+    }
+}

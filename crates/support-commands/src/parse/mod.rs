@@ -6,7 +6,7 @@ mod error;
 use crate::error::Error;
 
 use self::create::{Field, key_value, parse_cc, parse_create};
-use crate::command::{Command, CommandKind};
+use crate::command::{Command, CommandKind, NotifyChange, NotifyLevel};
 use crate::help::COMMANDS;
 use crate::model::CaseRef;
 
@@ -117,6 +117,14 @@ pub fn parse(text: &str) -> Result<Command, Error> {
         }),
         CommandKind::ListCases => parse_list(after),
         CommandKind::Reply => parse_reply(after, rest),
+        CommandKind::Follow => Ok(Command::Follow {
+            case: case_arg(kind, after)?,
+        }),
+        CommandKind::Unfollow => Ok(Command::Unfollow {
+            case: case_arg(kind, after)?,
+        }),
+        CommandKind::Following => Ok(Command::Following),
+        CommandKind::Notify => parse_notify(after),
     }
 }
 
@@ -194,6 +202,58 @@ fn parse_list(after: &str) -> Result<Command, Error> {
             expected: "全部 / all",
         }),
     }
+}
+
+/// `通知` alone, a level (`all`/`high`/`none`), or a kind and `开`/`关` (`on`/`off`).
+fn parse_notify(after: &str) -> Result<Command, Error> {
+    const EXPECTED: &str = "all | high | none | 回复 开/关 (replies on/off) | 状态 开/关 (status on/off) | 新工单 开/关 (new-cases on/off)";
+    let words: Vec<&str> = after
+        .split(is_separator)
+        .filter(|w| !w.is_empty())
+        .collect();
+    let is = |word: &str, names: &[&str]| names.iter().any(|n| word.eq_ignore_ascii_case(n));
+    let switch = |word: Option<&&str>| match word {
+        Some(w) if is(w, &["开", "on", "打开", "开启"]) => Some(true),
+        Some(w) if is(w, &["关", "off", "关闭"]) => Some(false),
+        _ => None,
+    };
+    let change = match words.as_slice() {
+        [] => None,
+        [level] if is(level, &["all", "全部", "所有"]) => {
+            Some(NotifyChange::Level(NotifyLevel::All))
+        }
+        [level] if is(level, &["high", "高"]) => Some(NotifyChange::Level(NotifyLevel::High)),
+        [level] if is(level, &["none", "无", "关闭", "off"]) => {
+            Some(NotifyChange::Level(NotifyLevel::None))
+        }
+        [kind, value] => {
+            let on = switch(Some(value));
+            match on {
+                Some(on) if is(kind, &["回复", "replies", "correspondence"]) => {
+                    Some(NotifyChange::Replies(on))
+                }
+                Some(on) if is(kind, &["状态", "status"]) => Some(NotifyChange::Status(on)),
+                Some(on) if is(kind, &["新工单", "new-cases", "new"]) => {
+                    Some(NotifyChange::NewCases(on))
+                }
+                _ => {
+                    return Err(Error::InvalidValue {
+                        field: "通知",
+                        value: words.join(" ").chars().take(100).collect(),
+                        expected: EXPECTED,
+                    });
+                }
+            }
+        }
+        _ => {
+            return Err(Error::InvalidValue {
+                field: "通知",
+                value: words.join(" ").chars().take(100).collect(),
+                expected: EXPECTED,
+            });
+        }
+    };
+    Ok(Command::Notify { change })
 }
 
 fn parse_reply(after: &str, rest: &str) -> Result<Command, Error> {

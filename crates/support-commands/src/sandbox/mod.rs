@@ -12,13 +12,13 @@ use crate::catalogue::catalogue;
 use crate::error::Error;
 use crate::model::{
     CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, Communication,
-    NewCase, ReplyOutcome, Resolution, Service, Severity, SeverityLevel,
+    NewCase, ReplyOutcome, Resolution, Service, Severity, SeverityLevel, WatchedCase,
 };
 use crate::parse::{LANGUAGES, MAX_BODY_CHARS, MAX_CC};
 
 mod format;
 
-pub use format::iso8601;
+pub use format::{iso8601, parse_iso8601};
 use format::{millis, mix};
 
 /// What the simulated AWS engineer writes.
@@ -438,6 +438,28 @@ impl SupportApi for Sandbox {
             .push(Communication::new(body, "CaseBotRole (Role)", iso8601(now)));
         found.awaiting_aws_since = Some(now);
         Ok(ReplyOutcome { reopened })
+    }
+
+    async fn watch_cases(&self, ids: &[CaseId], language: &str) -> Result<Vec<WatchedCase>, Error> {
+        if !LANGUAGES.contains(&language) {
+            return Err(Error::InvalidParameter(format!(
+                "unsupported language `{language}`"
+            )));
+        }
+        let now = self.now_ms();
+        let mut state = self.lock();
+        self.advance(&mut state, now);
+        ids.iter()
+            .map(|id| {
+                let found = Self::find(&mut state, &CaseRef::CaseId(id.clone()))?;
+                let recent = found.communications.iter().rev().take(5).cloned().collect();
+                Ok(WatchedCase::new(
+                    found.details.clone(),
+                    recent,
+                    found.communications.len() > 5,
+                ))
+            })
+            .collect()
     }
 
     async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, Error> {
