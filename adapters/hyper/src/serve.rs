@@ -112,6 +112,8 @@ async fn secrets(
                 app_secret,
                 access_token: config.access_token().cloned(),
                 webhook_secret: config.webhook_secret().cloned(),
+                app_key: config.notify.app_key.clone(),
+                robot_code: config.notify.robot_code.clone(),
             })))
         }
     }

@@ -98,6 +98,8 @@ pub async fn bot_from_env() -> Result<CaseBot, case_bot_core::Error> {
                 app_secret: app_secret.clone(),
                 access_token: config.access_token().cloned(),
                 webhook_secret: config.webhook_secret().cloned(),
+                app_key: config.notify.app_key.clone(),
+                robot_code: config.notify.robot_code.clone(),
             })),
             (SecretsFrom::Env, None) => {
                 return Err(case_bot_core::Error::Config {

@@ -202,6 +202,9 @@ pub struct Config {
     /// Days the audit trail (and undelivered messages) are kept.
     #[arg(long, env = "CASE_BOT_AUDIT_DAYS", default_value_t = 400, value_parser = clap::value_parser!(u32).range(1..))]
     pub audit_days: u32,
+    /// Pushed notifications.
+    #[command(flatten)]
+    pub notify: crate::notify::NotifyConfig,
     /// Test only: abort the process at this point of every command, to test recovery.
     #[arg(long, env = "CASE_BOT_TEST_CRASH_AT", value_enum, hide = true)]
     pub test_crash_at: Option<CrashPoint>,
@@ -262,6 +265,7 @@ impl Default for Config {
             backlog_limit: 40,
             max_commands: 32,
             audit_days: 400,
+            notify: crate::notify::NotifyConfig::default(),
             test_crash_at: None,
             idempotency_ttl: Duration::from_secs(3600),
         }

@@ -71,6 +71,9 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// The Support API failed outside a command (the watcher's polls).
+    #[error("AWS Support: {0}")]
+    Support(#[source] support_commands::Error),
     /// A bug: a task of the bot's failed (it panicked).
     #[error("internal error: {0}")]
     Internal(String),
@@ -125,6 +128,7 @@ impl Error {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::Config { .. } | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Support(_) => StatusCode::BAD_GATEWAY,
         }
     }
 

@@ -43,6 +43,7 @@ mod config;
 mod error;
 mod event;
 mod http;
+pub mod notify;
 mod outbox;
 mod pipeline;
 mod policy;
@@ -56,6 +57,8 @@ pub use event::{Admission, Admitted, Delivery, Event, Outcome};
 pub use http::{
     CALLBACK_PATH, CallbackService, HEALTH_PATH, READY_PATH, json_response, other_route, rejection,
 };
+pub use notify::watch::PollReport;
+pub use notify::{CaseEvent, NotifyConfig, PushVia};
 #[cfg(feature = "aws")]
 pub use secrets::SecretsManagerSource;
 pub use secrets::{DEFAULT_SECRET_ID, SecretSource, Secrets, StaticSecrets};
@@ -65,5 +68,6 @@ pub use store::DynamoStore;
 pub use store::SqliteStore;
 pub use store::{
     AuditRecord, AuditStore, CaseLink, CaseLinkStore, Claim, ClaimState, ClaimStore, DeliveryState,
-    Destination, Finish, MemoryStore, OutboxEntry, OutboxStore, Settlement, Store,
+    Destination, Finish, MemoryStore, OutboxEntry, OutboxStore, Record, RecordStore, RecordSwap,
+    Settlement, Store,
 };

@@ -20,13 +20,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use dingtalk_robot::{CustomRobot, OutboundMessage, Sender, SessionWebhook, Target};
+use dingtalk_robot::{
+    AppCredentials, CustomRobot, OutboundMessage, RobotGroup, Sender, SessionWebhook, Target,
+};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::error::Error;
-use crate::secrets::CachedSecrets;
+use crate::notify::{NotifyConfig, PushVia};
+use crate::secrets::{CachedSecrets, Keys};
 use crate::store::{
     AuditRecord, Destination, OutboxEntry, Settlement, Store, UNDELIVERED, unix_ms,
 };
@@ -80,6 +83,8 @@ pub(crate) struct Courier {
     sender: Sender,
     secrets: Arc<CachedSecrets>,
     robot_conversation: Option<String>,
+    /// How pushed messages reach their group.
+    push: NotifyConfig,
     retries: Retries,
     /// The lease owner: this process.
     owner: String,
@@ -109,6 +114,7 @@ impl Courier {
         sender: Sender,
         secrets: Arc<CachedSecrets>,
         robot_conversation: Option<String>,
+        push: NotifyConfig,
         retries: Retries,
     ) -> Self {
         use std::hash::{BuildHasher as _, RandomState};
@@ -118,6 +124,7 @@ impl Courier {
             sender,
             secrets,
             robot_conversation,
+            push,
             retries,
             owner: format!("{}-{:08x}", std::process::id(), nonce & 0xffff_ffff),
             in_flight: tokio::sync::Mutex::default(),
@@ -282,6 +289,7 @@ impl Courier {
                 Some(robot) => robot.into(),
                 None => return Err(Failure::Permanent(Error::NoReplyTarget)),
             },
+            Destination::Group => self.group(&keys, robot, &entry.conversation)?,
         };
         match self.sender.send(&target, message.clone()).await {
             Ok(_) => Ok(()),
@@ -297,6 +305,53 @@ impl Courier {
                     .map_err(classify)
             }
             Err(err) => Err(classify(err)),
+        }
+    }
+
+    /// How a pushed message reaches `conversation`: the robot OpenAPI (with the app key), or
+    /// the custom robot of that group.
+    fn group(
+        &self,
+        keys: &Keys,
+        robot: Option<CustomRobot>,
+        conversation: &str,
+    ) -> Result<Target, Failure> {
+        let app_key = keys
+            .secrets
+            .app_key
+            .clone()
+            .or_else(|| self.push.app_key.clone());
+        let via = match self.push.push_via {
+            PushVia::Auto if app_key.is_some() => PushVia::OpenApi,
+            PushVia::Auto => PushVia::Webhook,
+            other => other,
+        };
+        match (via, app_key, robot) {
+            (PushVia::OpenApi, Some(app_key), _) => {
+                let code = (keys.secrets.robot_code.clone())
+                    .or_else(|| self.push.robot_code.clone())
+                    .unwrap_or_else(|| app_key.clone());
+                let app = AppCredentials::new(app_key, keys.secrets.app_secret.clone());
+                Ok(RobotGroup::new(app, code, conversation).into())
+            }
+            (PushVia::OpenApi, None, _) => Err(Failure::Permanent(Error::Config {
+                setting: "CASE_BOT_PUSH_VIA=openapi",
+                value: conversation.to_owned(),
+                expected: "an app key (the secret's app_key or DINGTALK_APP_KEY)",
+            })),
+            (_, _, Some(robot))
+                if self
+                    .robot_conversation
+                    .as_deref()
+                    .is_none_or(|c| c == conversation) =>
+            {
+                Ok(robot.into())
+            }
+            _ => Err(Failure::Permanent(Error::Config {
+                setting: "CASE_BOT_PUSH_VIA=webhook",
+                value: conversation.to_owned(),
+                expected: "the custom robot of this group (DINGTALK_ACCESS_TOKEN and CASE_BOT_ROBOT_CONVERSATION), or an app key for the OpenAPI",
+            })),
         }
     }
 

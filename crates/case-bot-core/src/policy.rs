@@ -44,6 +44,11 @@ impl Policy {
     }
 
     /// Whether any conversation may use the bot (worth a warning at start-up).
+    /// Whether any admin is configured.
+    pub(crate) fn has_admins(&self) -> bool {
+        !self.admins.is_empty()
+    }
+
     pub(crate) fn is_open_to_all(&self) -> bool {
         self.allowed.is_empty()
     }

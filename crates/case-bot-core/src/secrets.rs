@@ -32,6 +32,10 @@ pub struct Secrets {
     pub access_token: Option<AccessToken>,
     /// The custom robot's 加签 secret, if it has one.
     pub webhook_secret: Option<WebhookSecret>,
+    /// The app key (Client ID), for OpenAPI group sends (`app_key`; not a secret).
+    pub app_key: Option<String>,
+    /// The robot code (`robot_code`; default the app key).
+    pub robot_code: Option<String>,
 }
 
 impl Secrets {
@@ -50,6 +54,8 @@ impl Secrets {
             app_secret: Option<String>,
             access_token: Option<String>,
             webhook_secret: Option<String>,
+            app_key: Option<String>,
+            robot_code: Option<String>,
         }
         let wire: Wire = serde_json::from_str(text).map_err(|_| Error::SecretMalformed)?;
         let present = |value: Option<String>| value.filter(|v| !v.is_empty());
@@ -57,6 +63,8 @@ impl Secrets {
             app_secret: AppSecret::new(present(wire.app_secret).ok_or(Error::SecretMalformed)?),
             access_token: present(wire.access_token).map(AccessToken::new),
             webhook_secret: present(wire.webhook_secret).map(WebhookSecret::new),
+            app_key: present(wire.app_key),
+            robot_code: present(wire.robot_code),
         })
     }
 }

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use case_bot_core::{
     AuditRecord, AuditStore, CallbackService, CaseBot, CaseLink, CaseLinkStore, Claim, ClaimState,
-    ClaimStore, Config, Destination, Error, MemoryStore, OutboxEntry, OutboxStore, ReplyMode,
-    Secrets, Settlement, StaticSecrets, Store,
+    ClaimStore, Config, Destination, Error, MemoryStore, OutboxEntry, OutboxStore, Record,
+    RecordStore, RecordSwap, ReplyMode, Secrets, Settlement, StaticSecrets, Store,
 };
 use dingtalk_robot::testing::{FakeDingTalk, FakeRobot};
 use dingtalk_robot::{AppSecret, InboundMessage, RateLimit, Sender};
@@ -287,6 +287,20 @@ impl OutboxStore for Faulty {
     }
     async fn undelivered(&self) -> Result<usize, Error> {
         self.inner.undelivered().await
+    }
+}
+
+#[async_trait]
+impl RecordStore for Faulty {
+    async fn record(&self, kind: &str, id: &str) -> Result<Option<Record>, Error> {
+        self.inner.record(kind, id).await
+    }
+    async fn records(&self, kind: &str) -> Result<Vec<Record>, Error> {
+        self.inner.records(kind).await
+    }
+    async fn swap_record(&self, swap: &RecordSwap) -> Result<bool, Error> {
+        self.check("records")?;
+        self.inner.swap_record(swap).await
     }
 }
 

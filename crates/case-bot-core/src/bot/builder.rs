@@ -120,6 +120,7 @@ impl CaseBotBuilder {
             Some(sender) => sender,
             None => Sender::builder()
                 .api_base(&config.dingtalk_api_base)
+                .openapi_base(&config.notify.dingtalk_openapi_base)
                 // Local tools such as `case-bot say` play DingTalk on loopback: sandbox only.
                 .trust_loopback_session_webhooks(config.support == SupportBackend::Sandbox)
                 .rate_limit(RateLimit::new(
@@ -147,6 +148,7 @@ impl CaseBotBuilder {
             sender.clone(),
             Arc::clone(&secrets),
             config.robot_conversation.clone(),
+            config.notify.clone(),
             Retries {
                 throttled_wait: config.throttled_wait,
                 backoff: config.send_backoff,

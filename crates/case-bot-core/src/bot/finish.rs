@@ -62,6 +62,7 @@ impl CaseBot {
             from.unwrap_or(ClaimState::Accepted),
             audit,
         );
+        finish.records = crate::notify::follows::opened_here(origin, claim, &executed)?;
         finish.case = case;
         finish.claim = from.is_none().then(|| claim.clone());
         // Over the backlog limit only the first refusal is answered: answering every one

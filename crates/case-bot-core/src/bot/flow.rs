@@ -295,6 +295,7 @@ impl CaseBot {
         let deps = Deps {
             support: &inner.support,
             store: &*inner.store,
+            records: &*inner.store,
             policy: &inner.policy,
             lang: inner.config.lang,
         };
@@ -333,14 +334,14 @@ impl CaseBot {
         };
         Some(match action {
             Action::Create => {
-                let display_id = support
+                let details = support
                     .case_details(&CaseRef::CaseId(found.clone()))
                     .await
-                    .ok()
-                    .and_then(|details| details.display_id);
+                    .ok();
                 Executed::Created {
                     case_id: found,
-                    display_id,
+                    display_id: details.as_ref().and_then(|d| d.display_id.clone()),
+                    subject: details.map(|d| d.subject).unwrap_or_default(),
                 }
             }
             _ => Executed::Replied {

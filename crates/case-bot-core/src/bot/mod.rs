@@ -5,6 +5,7 @@ mod finish;
 mod flow;
 mod health;
 mod recover;
+mod watching;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -145,6 +146,10 @@ impl CaseBot {
         tokio::spawn(async move { bot.maintain().await });
         let bot = self.clone();
         tokio::spawn(async move { bot.recover().await });
+        if !self.inner.config.notify.watch_interval.is_zero() {
+            let bot = self.clone();
+            tokio::spawn(async move { bot.watch_loop().await });
+        }
     }
 
     /// The whole pipeline for one chat message, whatever transport brought it.
@@ -395,7 +400,11 @@ impl CaseBot {
                 digest(&(now, self.inner.events.load(Ordering::Relaxed)))
             )
         });
-        let token = format!("{:010x}", digest(&(key.as_str(), now)) & 0xff_ffff_ffff);
+        // The token's first four hex digits tag the conversation, so the watcher knows this
+        // bot's own replies and does not echo them to the group that wrote them.
+        let tag =
+            crate::notify::watch::group_tag(msg.conversation_id.as_deref().unwrap_or_default());
+        let token = format!("{tag:04x}{:06x}", digest(&(key.as_str(), now)) & 0xff_ffff);
         let ttl = i64::try_from(self.inner.config.idempotency_ttl.as_millis()).unwrap_or(i64::MAX);
         let json = serde_json::to_string(msg).unwrap_or_default();
         Claim::new(key, json, token, now, ttl)

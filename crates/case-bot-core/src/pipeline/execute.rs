@@ -11,8 +11,9 @@ use support_commands::{
 use super::Support;
 use crate::error::Error;
 use crate::event::Origin;
+use crate::notify::commands::{self, Notified};
 use crate::policy::{Actor, Policy, Refusal};
-use crate::store::CaseLinkStore;
+use crate::store::{CaseLinkStore, RecordStore};
 
 /// Which operation failed, for the reply's header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +25,7 @@ pub(crate) enum Action {
     Reply,
     Resolve,
     Severity,
+    Follow,
 }
 
 /// What a message came to.
@@ -48,6 +50,8 @@ pub(crate) enum Executed {
     Created {
         case_id: CaseId,
         display_id: Option<String>,
+        /// Its subject (for the group's follow).
+        subject: String,
     },
     Viewed(Box<CaseView>),
     Listed {
@@ -62,6 +66,8 @@ pub(crate) enum Executed {
         case_id: CaseId,
     },
     Severities(Vec<SeverityLevel>),
+    /// A notification command (follow, unfollow, following, notify).
+    Notify(Notified),
     /// The text with the sender's signature is longer than AWS takes.
     TooLong {
         total: usize,
@@ -137,6 +143,7 @@ impl Executed {
             | Self::Severities(_) => "ok",
             Self::TooLong { .. } => "too-long",
             Self::Failed { error, .. } => return error_code(error),
+            Self::Notify(notified) => notified.result(),
             Self::Unavailable(_) => "unavailable",
             Self::TimedOut => "timeout",
             Self::Slow { .. } => "slow",
@@ -154,6 +161,7 @@ impl Executed {
             | Self::Resolved { case_id } => Some(case_id.to_string()),
             Self::Viewed(view) => Some(view.case.case_id.to_string()),
             Self::Refused { case_id, .. } => case_id.clone(),
+            Self::Notify(notified) => notified.case_id(),
             Self::Failed {
                 action: Action::Resolve,
                 case,
@@ -168,6 +176,8 @@ impl Executed {
 pub(crate) struct Deps<'a> {
     pub(crate) support: &'a Support,
     pub(crate) store: &'a dyn CaseLinkStore,
+    /// Follows and group settings.
+    pub(crate) records: &'a dyn RecordStore,
     pub(crate) policy: &'a Policy,
     pub(crate) lang: Lang,
 }
@@ -261,6 +271,7 @@ pub(crate) async fn execute(
                     Executed::Created {
                         case_id,
                         display_id,
+                        subject: case.subject,
                     }
                 }
                 Err(err) => failed(Action::Create, err),
@@ -306,9 +317,42 @@ pub(crate) async fn execute(
             Err(err) => failed(Action::Severity, err),
         },
         Command::Help { unrecognised } => Executed::Help { unrecognised },
+        Command::Follow { .. }
+        | Command::Unfollow { .. }
+        | Command::Following
+        | Command::Notify { .. } => notification(deps, origin, actor, command).await,
         // `Command` is non-exhaustive: a command this bot does not know yet gets the help.
         _ => Executed::Help {
             unrecognised: false,
+        },
+    }
+}
+
+/// A notification command.
+async fn notification(
+    deps: &Deps<'_>,
+    origin: &Origin,
+    actor: &Actor,
+    command: Command,
+) -> Executed {
+    let notify = commands::Deps {
+        support: deps.support,
+        links: deps.store,
+        records: deps.records,
+        admins_configured: deps.policy.has_admins(),
+    };
+    let done = match command {
+        Command::Follow { case } => commands::follow(&notify, origin, actor, &case).await,
+        Command::Unfollow { case } => commands::unfollow(&notify, origin, &case).await,
+        Command::Notify { change } => commands::notify(&notify, origin, actor, change).await,
+        _ => commands::following(&notify, origin).await,
+    };
+    match done {
+        Ok(notified) => Executed::Notify(notified),
+        Err(error) => Executed::Failed {
+            action: Action::Follow,
+            error,
+            case: None,
         },
     }
 }
@@ -478,9 +522,11 @@ mod tests {
         }
 
         async fn run(&self, staff: &str, command: Command) -> Executed {
+            let records = crate::store::MemoryStore::default();
             let deps = Deps {
                 support: &self.support,
                 store: &*self.store,
+                records: &records,
                 policy: &self.policy,
                 lang: Lang::Zh,
             };
@@ -509,6 +555,7 @@ mod tests {
         let Executed::Created {
             case_id,
             display_id,
+            ..
         } = world.run("s1", create("SSH 超时")).await
         else {
             panic!("created")

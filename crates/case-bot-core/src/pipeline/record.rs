@@ -64,6 +64,7 @@ mod tests {
         let created = Executed::Created {
             case_id: CaseId::new_unchecked("case-1"),
             display_id: Some("1".into()),
+            subject: "s".into(),
         };
         let (audit, link) = record(&origin(), &claim, "create", &created);
         let (case_id, link) = link.unwrap();

@@ -23,6 +23,7 @@ pub(crate) fn reply(lang: Lang, executed: &Executed) -> OutboundMessage {
         Executed::Created {
             case_id,
             display_id,
+            ..
         } => created(lang, case_id.as_str(), display_id.as_deref()),
         Executed::Viewed(view) => case_view(lang, view),
         Executed::Listed {
@@ -37,6 +38,7 @@ pub(crate) fn reply(lang: Lang, executed: &Executed) -> OutboundMessage {
         Executed::Replied { case_id, reopened } => replied(lang, case_id.as_str(), *reopened),
         Executed::Resolved { case_id } => resolved(lang, case_id.as_str()),
         Executed::Severities(levels) => severity_levels(lang, levels),
+        Executed::Notify(notified) => crate::notify::commands::reply(lang, notified),
         Executed::TooLong { total, room } => too_long(lang, *total, *room),
         Executed::Failed {
             action,
@@ -66,6 +68,7 @@ fn action_name(lang: Lang, action: Action) -> &'static str {
         Action::Reply => lang.pick("回复", "reply"),
         Action::Resolve => lang.pick("释放case", "resolve"),
         Action::Severity => lang.pick("严重级别", "severity"),
+        Action::Follow => lang.pick("关注", "follow"),
     }
 }
 
@@ -350,6 +353,7 @@ mod tests {
             &Executed::Created {
                 case_id: case_id(),
                 display_id: Some("1234567890".into()),
+                subject: String::new(),
             },
         ));
         assert!(

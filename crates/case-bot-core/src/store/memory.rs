@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::{
     AuditRecord, AuditStore, CaseLink, CaseLinkStore, Claim, ClaimState, ClaimStore, DeliveryState,
-    OutboxEntry, OutboxStore, Settlement, Store, unix_ms,
+    OutboxEntry, OutboxStore, Record, RecordStore, RecordSwap, Settlement, Store, unix_ms,
 };
 use crate::error::Error;
 
@@ -45,6 +45,8 @@ struct Memory {
     audited: std::collections::HashSet<(String, bool, i64)>,
     /// Entries by id (so in order), with the lease on each: owner and until when.
     outbox: BTreeMap<String, (OutboxEntry, Option<(String, i64)>)>,
+    /// Versioned records by (kind, id).
+    records: BTreeMap<(String, String), (u64, String)>,
 }
 
 impl Memory {
@@ -75,6 +77,47 @@ impl Memory {
 impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, Memory> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl RecordStore for MemoryStore {
+    async fn record(&self, kind: &str, id: &str) -> Result<Option<Record>, Error> {
+        let memory = self.lock();
+        Ok(memory
+            .records
+            .get(&(kind.to_owned(), id.to_owned()))
+            .map(|(version, value)| Record::new(id, *version, value.clone())))
+    }
+
+    async fn records(&self, kind: &str) -> Result<Vec<Record>, Error> {
+        let memory = self.lock();
+        Ok(memory
+            .records
+            .range((kind.to_owned(), String::new())..)
+            .take_while(|((k, _), _)| k == kind)
+            .map(|((_, id), (version, value))| Record::new(id.clone(), *version, value.clone()))
+            .collect())
+    }
+
+    async fn swap_record(&self, swap: &RecordSwap) -> Result<bool, Error> {
+        let mut memory = self.lock();
+        let key = (swap.kind.clone(), swap.id.clone());
+        let current = memory.records.get(&key).map_or(0, |(version, _)| *version);
+        if current != swap.expected {
+            return Ok(false);
+        }
+        match &swap.value {
+            Some(value) => memory.records.insert(key, (current + 1, value.clone())),
+            None => memory.records.remove(&key),
+        };
+        for entry in &swap.entries {
+            memory
+                .outbox
+                .entry(entry.id.clone())
+                .or_insert_with(|| (entry.clone(), None));
+        }
+        Ok(true)
     }
 }
 

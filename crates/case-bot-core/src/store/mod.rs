@@ -11,6 +11,7 @@ mod memory;
 mod records;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod versioned;
 
 #[cfg(feature = "dynamodb")]
 pub use dynamo::DynamoStore;
@@ -22,6 +23,7 @@ pub use records::{
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+pub use versioned::{Record, RecordStore, RecordSwap};
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -106,7 +108,9 @@ pub trait OutboxStore: Send + Sync {
 /// # }
 /// ```
 #[async_trait]
-pub trait Store: ClaimStore + CaseLinkStore + AuditStore + OutboxStore + std::fmt::Debug {
+pub trait Store:
+    ClaimStore + CaseLinkStore + AuditStore + OutboxStore + RecordStore + std::fmt::Debug
+{
     /// Finishes a claim: its audit row, its case link, its reply's outbox entries, and the
     /// claim from `finish.from` to done; with `finish.claim`, takes the claim first, and writes
     /// nothing when its key is held (`Ok(false)`). The default writes them one after the
@@ -124,6 +128,9 @@ pub trait Store: ClaimStore + CaseLinkStore + AuditStore + OutboxStore + std::fm
         self.audit(finish.audit).await?;
         if !finish.entries.is_empty() {
             self.enqueue(&finish.entries).await?;
+        }
+        for swap in &finish.records {
+            self.swap_record(swap).await?;
         }
         self.advance(&finish.key, finish.from, ClaimState::Done)
             .await

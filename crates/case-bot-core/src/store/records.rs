@@ -203,6 +203,10 @@ pub enum Destination {
     },
     /// The custom group robot of the bot's secrets (`access_token`, 加签 `webhook_secret`).
     Robot,
+    /// The entry's group itself, for messages nobody is waiting on (pushed updates): through
+    /// the robot OpenAPI (`groupMessages/send`) or the custom group robot, as configured
+    /// (`--push-via`).
+    Group,
 }
 
 impl std::fmt::Debug for Destination {
@@ -213,6 +217,7 @@ impl std::fmt::Debug for Destination {
                 .field("expires_at_ms", expires_at_ms)
                 .finish_non_exhaustive(),
             Self::Robot => f.write_str("Robot"),
+            Self::Group => f.write_str("Group"),
         }
     }
 }
@@ -436,6 +441,9 @@ pub struct Finish {
     /// The claim itself, when it is taken only now (a read whose transport answers after it):
     /// if its key is held, nothing is written.
     pub claim: Option<Claim>,
+    /// Records written with it (a case opened from a group is followed by it); one that loses
+    /// its compare-and-set is left as it is.
+    pub records: Vec<super::RecordSwap>,
 }
 
 impl Finish {
@@ -456,6 +464,7 @@ impl Finish {
             case: None,
             entries: Vec::new(),
             claim: None,
+            records: Vec::new(),
         }
     }
 }

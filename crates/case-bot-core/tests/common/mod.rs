@@ -2,7 +2,8 @@
 #![allow(clippy::unwrap_used, dead_code)]
 
 use case_bot_core::{
-    AuditRecord, CaseLink, Claim, ClaimState, Destination, OutboxEntry, Settlement, Store,
+    AuditRecord, CaseLink, Claim, ClaimState, Destination, OutboxEntry, RecordSwap, Settlement,
+    Store,
 };
 
 /// Unix ms now.
@@ -101,7 +102,65 @@ pub(crate) async fn store_contract(store: &dyn Store, base_ms: i64) {
     .map(|(c, o)| (c.to_owned(), o.to_owned()));
     assert_eq!(recent, expected);
     outbox(store, base_ms).await;
+    records(store, base_ms).await;
     store.probe().await.unwrap();
+}
+
+/// Versioned records: compare-and-set, removal, listing by kind, and a swap's entries enqueued
+/// only when it wins.
+async fn records(store: &dyn Store, base_ms: i64) {
+    let put = |id: &str, expected: u64, value: &str| RecordSwap::put("group", id, expected, value);
+    assert!(store.swap_record(&put("cid1", 0, "a")).await.unwrap());
+    assert!(
+        !store.swap_record(&put("cid1", 0, "b")).await.unwrap(),
+        "exists"
+    );
+    assert!(store.swap_record(&put("cid1", 1, "b")).await.unwrap());
+    assert!(
+        !store.swap_record(&put("cid1", 1, "c")).await.unwrap(),
+        "stale"
+    );
+    let record = store.record("group", "cid1").await.unwrap().unwrap();
+    assert_eq!((record.version, record.value.as_str()), (2, "b"));
+    assert!(store.swap_record(&put("cid2", 0, "x")).await.unwrap());
+    let other = RecordSwap::put("cursor", "cid1", 0, "y");
+    assert!(store.swap_record(&other).await.unwrap());
+    let ids: Vec<String> = store
+        .records("group")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, ["cid1", "cid2"]);
+    assert!(
+        !store
+            .swap_record(&RecordSwap::remove("group", "cid2", 5))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .swap_record(&RecordSwap::remove("group", "cid2", 1))
+            .await
+            .unwrap()
+    );
+    assert!(store.record("group", "cid2").await.unwrap().is_none());
+    // The winner's entries are enqueued; the loser's are not.
+    let pending_before = store.pending(Some("conv-rec")).await.unwrap();
+    let entry = |id: &str| {
+        let mut entry = OutboxEntry::new("conv-rec", Destination::Group, "{}", base_ms);
+        entry.id = id.to_owned();
+        entry
+    };
+    let win = RecordSwap::put("cursor", "case-r", 0, "v1").with_entries(vec![entry("rec-1")]);
+    assert!(store.swap_record(&win).await.unwrap());
+    let lose = RecordSwap::put("cursor", "case-r", 0, "v1").with_entries(vec![entry("rec-2")]);
+    assert!(!store.swap_record(&lose).await.unwrap());
+    assert_eq!(
+        store.pending(Some("conv-rec")).await.unwrap(),
+        pending_before + 1
+    );
 }
 
 async fn claims(store: &dyn Store) {

@@ -13,6 +13,7 @@
 //! | audit record | `audit#<UTC day>` | `<at ms, 16 digits>#<nonce>` | `record` (JSON of [`AuditRecord`]); `expires_at` |
 //! | outbox entry | `outbox` | its id | the entry's fields, `lease_owner`, `lease_until_ms`; `expires_at` once settled |
 //! | probe | `probe` | `-` | `at_ms` |
+//! | versioned record (follow, group settings, watch cursor) | `rec#<kind>` | its id | `version`, `value` (JSON) |
 //!
 //! A claim is a transaction: the conditional put of the claim
 //! (`attribute_not_exists(pk) OR (state = done AND expires_at_ms <= :now)`), so exactly one of
@@ -23,6 +24,7 @@
 
 mod claims;
 mod outbox;
+mod records;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -108,28 +108,11 @@ impl DynamoStore {
 impl OutboxStore for DynamoStore {
     async fn enqueue(&self, entries: &[OutboxEntry]) -> Result<(), Error> {
         for entry in entries {
-            let destination =
-                serde_json::to_string(&entry.destination).map_err(|e| Error::store("outbox", e))?;
-            let mut put = self
+            let put = self
                 .client
                 .put_item()
                 .table_name(&self.table)
-                .item("pk", s("outbox"))
-                .item("sk", s(&entry.id))
-                .item("conversation", s(&entry.conversation))
-                .item("destination", s(destination))
-                .item("message", s(&entry.message))
-                .item("command", s(&entry.command))
-                .item("created_at_ms", n(entry.created_at_ms))
-                .item("attempts", n(i64::from(entry.attempts)))
-                .item("next_attempt_ms", n(entry.next_attempt_ms))
-                .item("state", s(entry.state.as_str()));
-            if let Some(case_id) = &entry.case_id {
-                put = put.item("case_id", s(case_id));
-            }
-            if let Some(key) = &entry.claim_key {
-                put = put.item("claim_key", s(key));
-            }
+                .set_item(Some(entry_item(entry)?));
             // An entry already there (enqueued again after a crash) is left as it is.
             let put = put.condition_expression("attribute_not_exists(pk)");
             match put.send().await {
@@ -238,4 +221,29 @@ impl OutboxStore for DynamoStore {
     async fn undelivered(&self) -> Result<usize, Error> {
         self.outbox_count(DeliveryState::Undelivered, None).await
     }
+}
+
+/// The item of an outbox entry.
+pub(super) fn entry_item(entry: &OutboxEntry) -> Result<HashMap<String, AttributeValue>, Error> {
+    let destination =
+        serde_json::to_string(&entry.destination).map_err(|e| Error::store("outbox", e))?;
+    let mut item = HashMap::from([
+        ("pk".to_owned(), s("outbox")),
+        ("sk".to_owned(), s(&entry.id)),
+        ("conversation".to_owned(), s(&entry.conversation)),
+        ("destination".to_owned(), s(destination)),
+        ("message".to_owned(), s(&entry.message)),
+        ("command".to_owned(), s(&entry.command)),
+        ("created_at_ms".to_owned(), n(entry.created_at_ms)),
+        ("attempts".to_owned(), n(i64::from(entry.attempts))),
+        ("next_attempt_ms".to_owned(), n(entry.next_attempt_ms)),
+        ("state".to_owned(), s(entry.state.as_str())),
+    ]);
+    if let Some(case_id) = &entry.case_id {
+        item.insert("case_id".to_owned(), s(case_id));
+    }
+    if let Some(key) = &entry.claim_key {
+        item.insert("claim_key".to_owned(), s(key));
+    }
+    Ok(item)
 }

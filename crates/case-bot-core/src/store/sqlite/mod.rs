@@ -19,6 +19,7 @@
 //!
 //! Operators can read the audit trail with the `sqlite3` shell while the bot runs.
 
+mod records;
 mod rows;
 mod schema;
 
@@ -66,6 +67,7 @@ enum Answer {
     Audit(Vec<AuditRecord>),
     Entries(Vec<OutboxEntry>),
     Count(usize),
+    Records(Vec<super::Record>),
 }
 
 /// A statement to run on the connection.
@@ -415,6 +417,9 @@ impl Store for SqliteStore {
                 rows::audit(conn, &finish.audit)?;
                 if !finish.entries.is_empty() {
                     rows::enqueue(conn, &finish.entries)?;
+                }
+                for swap in &finish.records {
+                    records::swap(conn, swap)?;
                 }
                 Ok(Answer::Count(1))
             })

@@ -51,7 +51,9 @@ pub(super) fn open(conn: &Connection) -> Result<(), Unusable> {
              next_attempt_ms INTEGER NOT NULL, state TEXT NOT NULL, lease_owner TEXT,
              lease_until_ms INTEGER) WITHOUT ROWID;
          CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state, conversation, id);
-         CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY CHECK (id = 1), at_ms INTEGER NOT NULL);",
+         CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY CHECK (id = 1), at_ms INTEGER NOT NULL);
+         CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, id TEXT NOT NULL,
+             version INTEGER NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, id)) WITHOUT ROWID;",
     )?;
     add_columns(
         conn,
