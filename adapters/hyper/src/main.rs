@@ -4,6 +4,7 @@
 //! DingTalk does (a signed callback with a sessionWebhook of its own) and prints the reply.
 
 mod listen;
+mod local_dingtalk;
 mod say;
 mod serve;
 

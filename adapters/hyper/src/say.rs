@@ -38,6 +38,11 @@ pub(crate) struct SayArgs {
     /// Seconds to wait for the reply.
     #[arg(long, default_value_t = 15)]
     timeout: u64,
+    /// After the reply, wait this many seconds for what the bot pushes to the group (AWS's
+    /// answers, status changes), playing DingTalk's OpenAPI on 127.0.0.1:8081 (the sandbox's
+    /// push target), and print it.
+    #[arg(long, default_value_t = 0)]
+    wait: u64,
 }
 
 fn now_ms() -> i64 {
@@ -103,6 +108,20 @@ pub(crate) async fn run(args: SayArgs) -> Result<(), Failure> {
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| DEV_APP_SECRET.to_owned());
     let (session_url, mut replies) = session_listener().await?;
+    let pushes = if args.wait > 0 {
+        match crate::local_dingtalk::start(crate::local_dingtalk::PORT).await {
+            Ok(pushes) => Some(pushes),
+            Err(err) => {
+                eprintln!(
+                    "cannot listen for pushes on 127.0.0.1:{} ({err}): is another `say --wait` running?",
+                    crate::local_dingtalk::PORT
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     let created = now_ms();
     let text = args.text.replace("\\n", "\n");
     let body = json!({
@@ -171,5 +190,23 @@ pub(crate) async fn run(args: SayArgs) -> Result<(), Failure> {
     {
         println!("{}", readable(&message));
     }
+    if let Some(pushes) = pushes {
+        wait_for_pushes(pushes, &args.conversation, args.wait).await;
+    }
     Ok(())
+}
+
+/// Prints what the bot pushes to `conversation` for `secs` seconds.
+async fn wait_for_pushes(
+    mut pushes: mpsc::UnboundedReceiver<crate::local_dingtalk::Pushed>,
+    conversation: &str,
+    secs: u64,
+) {
+    eprintln!("(waiting {secs} s for what the bot pushes to the group…)");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while let Ok(Some((group, text))) = tokio::time::timeout_at(deadline, pushes.recv()).await {
+        if group == conversation {
+            println!("── pushed to the group ──\n{text}");
+        }
+    }
 }

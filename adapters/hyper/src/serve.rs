@@ -119,6 +119,21 @@ async fn secrets(
     }
 }
 
+/// The sandbox's pushes: with no app key of its own, to the local DingTalk of `case-bot say
+/// --wait` on 127.0.0.1:8081, and polled every 5 s (a sandbox poll costs nothing).
+fn sandbox_pushes(notify: &mut case_bot_core::NotifyConfig) {
+    if notify.app_key.is_none()
+        && notify.push_via != case_bot_core::PushVia::Webhook
+        && notify.dingtalk_openapi_base == dingtalk_robot::DEFAULT_OPENAPI_BASE
+    {
+        notify.app_key = Some(crate::local_dingtalk::APP_KEY.to_owned());
+        notify.dingtalk_openapi_base = format!("http://127.0.0.1:{}", crate::local_dingtalk::PORT);
+    }
+    if notify.watch_interval == Duration::from_secs(60) {
+        notify.watch_interval = Duration::from_secs(5);
+    }
+}
+
 /// The bot's routes (callback, liveness, readiness); everything else is 404.
 #[derive(Clone, Debug)]
 struct App {
@@ -150,7 +165,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for App {
 pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     let started = Instant::now();
     init_logs(args.log_format);
-    let config = args.config;
+    let mut config = args.config;
     let table = args
         .state
         .to_str()
@@ -194,6 +209,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
             })?,
         ),
     };
+    if config.support == SupportBackend::Sandbox {
+        sandbox_pushes(&mut config.notify);
+    }
     let reply = config.reply;
     let support_name = match config.support {
         SupportBackend::Aws => "aws",
