@@ -57,9 +57,9 @@ pub(crate) async fn start(port: u16) -> std::io::Result<mpsc::UnboundedReceiver<
                         }
                         _ => json!({ "code": "notFound", "message": "not a DingTalk path" }),
                     };
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                        Bytes::from(answer.to_string()),
-                    )))
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from(
+                        answer.to_string(),
+                    ))))
                 }
             });
             tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));

@@ -6,6 +6,14 @@
 //! plus 2 s); what is left (a retry, a write AWS answers late) is finished by the scheduled
 //! [`sweep`].
 //!
+//! The second function (the same binary with `CASE_BOT_LAMBDA_ROLE=events`) takes every
+//! invocation that is not a callback, in [`on_event`]: the sweep every minute, the reconciler
+//! of followed cases every 5 minutes, and EventBridge "Support Case Update" events. It is a
+//! function of its own rather than a second handler in the callback function because its
+//! events are not API Gateway requests, it needs a 60 s timeout where callbacks need 15 s, and
+//! one instance at a time (reserved concurrency 1) keeps its polls from overlapping (they
+//! would be harmless, only wasted: cursors move by compare-and-set).
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), lambda_http::Error> {
 //! let bot = case_bot_lambda::bot_from_env().await?;
@@ -22,8 +30,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use case_bot_core::{
-    CALLBACK_PATH, CallbackService, CaseBot, Config, DynamoStore, MemoryStore, SecretSource,
-    Secrets, SecretsFrom, SecretsManagerSource, StaticSecrets, Store, SupportBackend, other_route,
+    CALLBACK_PATH, CallbackService, CaseBot, CaseEvent, Config, DynamoStore, MemoryStore,
+    SecretSource, Secrets, SecretsFrom, SecretsManagerSource, StaticSecrets, Store, SupportBackend,
+    other_route,
 };
 use clap::{CommandFactory as _, FromArgMatches as _, Parser};
 use http_body_util::Full;
@@ -119,6 +128,10 @@ pub async fn bot_from_env() -> Result<CaseBot, case_bot_core::Error> {
             Arc::new(MemoryStore::default())
         }
     };
+    // Lambda freezes between invocations: nothing polls in the background. The events
+    // function reconciles on its schedule instead.
+    let mut config = config;
+    config.notify.watch_interval = Duration::ZERO;
     CaseBot::builder(support, secrets)
         .store(store)
         .config(config)
@@ -156,6 +169,67 @@ pub async fn sweep(bot: &CaseBot) -> Result<serde_json::Value, lambda_http::Erro
         "backlog": readiness.backlog,
         "undelivered": readiness.undelivered,
     }))
+}
+
+/// How long the messages of one case event may take to go out before the invocation ends
+/// (the sweep sends what is left).
+pub const EVENT_DELIVERY: Duration = Duration::from_secs(10);
+
+/// Every invocation of the events function:
+///
+/// - an EventBridge "Support Case Update" event (`source: aws.support`): the case it names is
+///   looked at, and what is new goes out. A failure is an error, so Lambda retries the event;
+///   a redelivered event finds nothing new and sends nothing.
+/// - `{"casebot": "reconcile"}` (every 5 minutes): every followed case is looked at, for
+///   missed events and for status changes, which have no events; then the sweep.
+/// - anything else (the every-minute schedule): the [`sweep`].
+///
+/// # Errors
+/// When a case event could not be looked at (AWS or the store failed).
+///
+/// ```no_run
+/// # async fn run(bot: case_bot_core::CaseBot) {
+/// let summary = case_bot_lambda::on_event(&bot, serde_json::json!({"casebot": "reconcile"})).await.unwrap();
+/// # let _ = summary; }
+/// ```
+pub async fn on_event(
+    bot: &CaseBot,
+    event: serde_json::Value,
+) -> Result<serde_json::Value, lambda_http::Error> {
+    if let Some(case_event) = CaseEvent::from_json(&event) {
+        let report = bot.on_case_event(&case_event).await.map_err(|err| {
+            tracing::error!(error = %err, case_id = %case_event.case_id, "case event not handled: Lambda retries it");
+            Box::new(err) as lambda_http::Error
+        })?;
+        let delivered = bot.deliver_pending(EVENT_DELIVERY).await;
+        tracing::info!(case_id = %case_event.case_id, event = %case_event.event_name,
+            messages = report.messages, delivered, "case event");
+        return Ok(serde_json::json!({
+            "case_id": case_event.case_id, "messages": report.messages, "delivered": delivered,
+        }));
+    }
+    let mut summary = serde_json::json!({});
+    if event.get("casebot").and_then(serde_json::Value::as_str) == Some("reconcile") {
+        match bot.poll_cases().await {
+            Ok(report) => {
+                tracing::info!(
+                    cases = report.cases,
+                    messages = report.messages,
+                    "reconciled"
+                );
+                summary["cases"] = report.cases.into();
+                summary["messages"] = report.messages.into();
+            }
+            // The next run catches up; the sweep still runs.
+            Err(err) => {
+                tracing::warn!(error = %err, "the reconciler could not look at the followed cases");
+                summary["error"] = err.to_string().into();
+            }
+        }
+    }
+    let swept = sweep(bot).await?;
+    summary["sweep"] = swept;
+    Ok(summary)
 }
 
 /// The function's routes: `POST /dingtalk/callback` (the bot runs and replies before it

@@ -15,14 +15,18 @@ async fn main() -> Result<(), lambda_http::Error> {
         .init();
     let bot = case_bot_lambda::bot_from_env().await?;
     // One binary, two functions (template.yaml): the callback, and the scheduled sweep.
-    if std::env::var("CASE_BOT_LAMBDA_ROLE").as_deref() == Ok("sweep") {
-        let sweep = lambda_http::lambda_runtime::service_fn(
-            move |_: lambda_http::lambda_runtime::LambdaEvent<serde_json::Value>| {
+    // The events function: schedules (sweep, reconcile) and Support case events.
+    if matches!(
+        std::env::var("CASE_BOT_LAMBDA_ROLE").as_deref(),
+        Ok("events" | "sweep")
+    ) {
+        let events = lambda_http::lambda_runtime::service_fn(
+            move |event: lambda_http::lambda_runtime::LambdaEvent<serde_json::Value>| {
                 let bot = bot.clone();
-                async move { case_bot_lambda::sweep(&bot).await }
+                async move { case_bot_lambda::on_event(&bot, event.payload).await }
             },
         );
-        return lambda_http::lambda_runtime::run(sweep).await;
+        return lambda_http::lambda_runtime::run(events).await;
     }
     lambda_http::run(case_bot_lambda::App::new(bot)).await
 }
