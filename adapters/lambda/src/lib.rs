@@ -130,7 +130,6 @@ pub async fn bot_from_env() -> Result<CaseBot, case_bot_core::Error> {
     };
     // Lambda freezes between invocations: nothing polls in the background. The events
     // function reconciles on its schedule instead.
-    let mut config = config;
     config.notify.watch_interval = Duration::ZERO;
     CaseBot::builder(support, secrets)
         .store(store)
@@ -208,27 +207,31 @@ pub async fn on_event(
             "case_id": case_event.case_id, "messages": report.messages, "delivered": delivered,
         }));
     }
-    let mut summary = serde_json::json!({});
-    if event.get("casebot").and_then(serde_json::Value::as_str) == Some("reconcile") {
-        match bot.poll_cases().await {
-            Ok(report) => {
-                tracing::info!(
-                    cases = report.cases,
-                    messages = report.messages,
-                    "reconciled"
-                );
-                summary["cases"] = report.cases.into();
-                summary["messages"] = report.messages.into();
-            }
-            // The next run catches up; the sweep still runs.
-            Err(err) => {
-                tracing::warn!(error = %err, "the reconciler could not look at the followed cases");
-                summary["error"] = err.to_string().into();
-            }
+    let reconcile = event.get("casebot").and_then(serde_json::Value::as_str) == Some("reconcile");
+    let polled = if reconcile {
+        Some(bot.poll_cases().await)
+    } else {
+        None
+    };
+    // The sweep sends what the reconciler enqueued, too.
+    let mut summary = sweep(bot).await?;
+    match polled {
+        Some(Ok(report)) => {
+            tracing::info!(
+                cases = report.cases,
+                messages = report.messages,
+                "reconciled"
+            );
+            summary["cases"] = report.cases.into();
+            summary["messages"] = report.messages.into();
         }
+        // The next run catches up.
+        Some(Err(err)) => {
+            tracing::warn!(error = %err, "the reconciler could not look at the followed cases");
+            summary["error"] = err.to_string().into();
+        }
+        None => {}
     }
-    let swept = sweep(bot).await?;
-    summary["sweep"] = swept;
     Ok(summary)
 }
 

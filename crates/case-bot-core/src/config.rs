@@ -184,6 +184,10 @@ pub struct Config {
     /// Messages a minute to one conversation (DingTalk allows 20).
     #[arg(long, env = "CASE_BOT_MESSAGES_PER_MINUTE", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub messages_per_minute: u32,
+    /// Test knob: the window `--messages-per-minute` counts in, in milliseconds (DingTalk's is
+    /// a minute), so pacing tests run in seconds.
+    #[arg(long = "pace-window-ms", env = "CASE_BOT_PACE_WINDOW_MS", default_value = "60000", value_parser = millis, hide = true)]
+    pub pace_window: Duration,
     /// Milliseconds DingTalk's throttling (errcode 130101) pauses every send of the robot.
     #[arg(long = "dingtalk-retry-wait-ms", env = "CASE_BOT_DINGTALK_RETRY_WAIT_MS", default_value = "60000", value_parser = millis)]
     pub throttled_wait: Duration,
@@ -260,6 +264,7 @@ impl Default for Config {
             command_deadline: Duration::from_secs(20),
             robot_conversation: None,
             messages_per_minute: 20,
+            pace_window: Duration::from_secs(60),
             throttled_wait: Duration::from_secs(60),
             send_backoff: Duration::from_secs(2),
             backlog_limit: 40,

@@ -2,7 +2,6 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use dingtalk_robot::{RateLimit, RetryPolicy, Sender};
 use support_commands::{Cached, SupportApi};
@@ -125,7 +124,7 @@ impl CaseBotBuilder {
                 .trust_loopback_session_webhooks(config.support == SupportBackend::Sandbox)
                 .rate_limit(RateLimit::new(
                     config.messages_per_minute,
-                    Duration::from_secs(60),
+                    config.pace_window,
                 ))
                 // The courier retries, durably; the sender tries once.
                 .retry(

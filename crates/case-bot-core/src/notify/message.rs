@@ -94,14 +94,13 @@ fn finish(
     if !title.contains(style.keyword) && !text.contains(style.keyword) {
         text.push_str(&format!("\n\n{}", style.keyword));
     }
-    let message = match mention {
+    match mention {
         Some(staff) => {
             text.push_str(&format!("\n\n@{staff}"));
             OutboundMessage::markdown(title, text).at_user_ids([staff])
         }
         None => OutboundMessage::markdown(title, text),
-    };
-    message
+    }
 }
 
 /// One message with every update of one look at `case`.
