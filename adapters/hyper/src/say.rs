@@ -43,6 +43,10 @@ pub(crate) struct SayArgs {
     /// push target), and print it.
     #[arg(long, default_value_t = 0)]
     wait: u64,
+    /// The port `--wait` listens on for pushes (the sandbox server pushes to 8081; another
+    /// needs `DINGTALK_OPENAPI_BASE=http://127.0.0.1:PORT`).
+    #[arg(long, default_value_t = crate::local_dingtalk::PORT)]
+    push_port: u16,
 }
 
 fn now_ms() -> i64 {
@@ -109,12 +113,12 @@ pub(crate) async fn run(args: SayArgs) -> Result<(), Failure> {
         .unwrap_or_else(|| DEV_APP_SECRET.to_owned());
     let (session_url, mut replies) = session_listener().await?;
     let pushes = if args.wait > 0 {
-        match crate::local_dingtalk::start(crate::local_dingtalk::PORT).await {
+        match crate::local_dingtalk::start(args.push_port).await {
             Ok(pushes) => Some(pushes),
             Err(err) => {
                 eprintln!(
                     "cannot listen for pushes on 127.0.0.1:{} ({err}): is another `say --wait` running?",
-                    crate::local_dingtalk::PORT
+                    args.push_port
                 );
                 None
             }
