@@ -2,6 +2,10 @@
 //! `case_bot_lambda::App` on an API Gateway v2 request, reply in the HTTP response (no
 //! network), and with the reply posted to a fake DingTalk on loopback before returning.
 //!
+//! Also the events function's time per EventBridge "Support Case Update" event
+//! (`case_bot_lambda::on_event`) for a followed case: with nothing new (a redelivery), and with
+//! one new AWS answer pushed to a loopback DingTalk before it returns.
+//!
 //! Run with `cargo bench -p case-bot-lambda --bench handler`.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -72,5 +76,94 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// The events function on one followed case of the sandbox (its engineer answers at once).
+fn bench_case_events(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = runtime
+        .block_on(
+            FakeDingTalk::builder()
+                .app(dingtalk_robot::testing::FakeApp::new("dingbench", SECRET))
+                .rate_limit(1_000_000, std::time::Duration::from_secs(60))
+                .start(),
+        )
+        .unwrap();
+    let sandbox = Arc::new(Sandbox::with_config(support_commands::SandboxConfig {
+        engineer_reply_after: std::time::Duration::ZERO,
+        ..support_commands::SandboxConfig::default()
+    }));
+    let mut config = Config {
+        reply: ReplyMode::Response,
+        messages_per_minute: 1_000_000,
+        ..Config::default()
+    };
+    config.notify.watch_interval = std::time::Duration::ZERO;
+    let bot = CaseBot::builder(
+        Arc::clone(&sandbox) as Arc<dyn support_commands::SupportApi>,
+        Arc::new(StaticSecrets::new(
+            Secrets::from_json(&format!(
+                r#"{{"app_secret":"{SECRET}","app_key":"dingbench"}}"#
+            ))
+            .unwrap(),
+        )),
+    )
+    .store(Arc::new(MemoryStore::default()))
+    .sender(
+        Sender::builder()
+            .api_base(fake.base_url())
+            .openapi_base(fake.base_url())
+            .build()
+            .unwrap(),
+    )
+    .config(config)
+    .build()
+    .unwrap();
+    let create = "提工单\nsubject:bench\nbody:b\nseverityCode:low\nserviceCode:amazon-elastic-compute-cloud-linux\ncategoryCode:other";
+    let msg = dingtalk_robot::InboundMessage::from_json(
+        fake.callback(create).json().to_string().as_bytes(),
+    )
+    .unwrap();
+    let outcome = runtime.block_on(bot.on_message(msg));
+    let case = outcome.case_id.unwrap();
+    let support_event = serde_json::json!({
+        "source": "aws.support", "detail-type": "Support Case Update",
+        "detail": {"case-id": case, "event-name": "AddCommunicationToCase", "origin": "AWS"}
+    });
+    runtime
+        .block_on(case_bot_lambda::on_event(&bot, support_event.clone()))
+        .unwrap();
+    c.bench_function("case event, nothing new", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(case_bot_lambda::on_event(&bot, support_event.clone()))
+                .unwrap()
+        });
+    });
+    let id = support_commands::CaseId::new_unchecked(case.as_str());
+    c.bench_function("case event, one AWS answer pushed", |b| {
+        b.iter_batched(
+            // A customer message: the sandbox engineer answers it at once.
+            || {
+                runtime
+                    .block_on(support_commands::SupportApi::add_communication(
+                        &*sandbox,
+                        &id,
+                        "more",
+                        &[],
+                    ))
+                    .unwrap();
+            },
+            |()| {
+                runtime
+                    .block_on(case_bot_lambda::on_event(&bot, support_event.clone()))
+                    .unwrap()
+            },
+            BatchSize::SmallInput,
+        );
+    });
+}
+
+criterion_group!(benches, bench, bench_case_events);
 criterion_main!(benches);

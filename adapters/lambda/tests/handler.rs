@@ -179,3 +179,100 @@ async fn malformed_body_is_400() {
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
     assert_eq!(status(&bot, request).await, 400);
 }
+
+/// A bot whose sandbox engineer answers at once, pushing through the fake's OpenAPI.
+fn pushing_bot(fake: &FakeDingTalk) -> CaseBot {
+    let sandbox = Sandbox::with_config(support_commands::SandboxConfig {
+        engineer_reply_after: Duration::ZERO,
+        ..support_commands::SandboxConfig::default()
+    });
+    let mut config = Config {
+        command_deadline: case_bot_lambda::COMMAND_DEADLINE,
+        ..Config::default()
+    };
+    config.notify.watch_interval = Duration::ZERO;
+    CaseBot::builder(
+        Arc::new(sandbox),
+        Arc::new(StaticSecrets::new(
+            Secrets::from_json(&format!(
+                r#"{{"app_secret":"{APP_SECRET}","app_key":"dinglambda"}}"#
+            ))
+            .unwrap(),
+        )),
+    )
+    .store(Arc::new(MemoryStore::default()))
+    .sender(
+        Sender::builder()
+            .api_base(fake.base_url())
+            .openapi_base(fake.base_url())
+            .build()
+            .unwrap(),
+    )
+    .config(config)
+    .build()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_support_event_delivered_five_times_and_a_reconcile_push_one_message() {
+    let fake = FakeDingTalk::builder()
+        .app(dingtalk_robot::testing::FakeApp::new(
+            "dinglambda",
+            APP_SECRET,
+        ))
+        .start()
+        .await
+        .unwrap();
+    let bot = pushing_bot(&fake);
+    let create = "提工单\nsubject:lambda push\nbody:b\nseverityCode:low\nserviceCode:amazon-elastic-compute-cloud-linux\ncategoryCode:other";
+    assert_eq!(
+        status(&bot, event(&fake, create, APP_SECRET, None, false)).await,
+        200
+    );
+    let reply = fake.texts().join("\n");
+    let start = reply.find("case-").expect(&reply);
+    let case: String = reply[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
+    let support_event = serde_json::json!({
+        "version": "0", "id": "e1", "detail-type": "Support Case Update", "source": "aws.support",
+        "account": "123456789012", "time": "2026-11-30T10:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"case-id": case, "display-id": "1", "communication-id": "",
+                   "event-name": "AddCommunicationToCase", "origin": "AWS"}
+    });
+    let mut told = 0;
+    for _ in 0..5 {
+        let summary = case_bot_lambda::on_event(&bot, support_event.clone())
+            .await
+            .unwrap();
+        told += summary["messages"].as_u64().unwrap();
+    }
+    let reconciled = case_bot_lambda::on_event(&bot, serde_json::json!({"casebot": "reconcile"}))
+        .await
+        .unwrap();
+    assert_eq!(reconciled["cases"], 1, "{reconciled}");
+    assert_eq!(told + reconciled["messages"].as_u64().unwrap(), 1);
+    let pushed: Vec<_> = fake
+        .messages()
+        .into_iter()
+        .filter(|m| matches!(m.channel, dingtalk_robot::testing::Channel::Group(_)))
+        .collect();
+    assert_eq!(pushed.len(), 1, "{:?}", fake.texts());
+    assert!(
+        pushed[0].text().contains("AWS Support"),
+        "{}",
+        pushed[0].text()
+    );
+}
+
+#[tokio::test]
+async fn an_event_that_is_not_a_support_event_is_only_a_sweep() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let bot = pushing_bot(&fake);
+    let scheduled =
+        serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+    let summary = case_bot_lambda::on_event(&bot, scheduled).await.unwrap();
+    assert_eq!(summary["finished"], true, "{summary}");
+    assert!(summary.get("cases").is_none(), "{summary}");
+}
