@@ -499,3 +499,95 @@ async fn a_group_that_asked_for_new_cases_hears_of_one_opened_in_the_console() {
     assert!(pushed[0].text().contains("账户中有新工单") && pushed[0].text().contains("a new one"));
     assert!(pushed[0].text().contains(&case));
 }
+
+/// A sandbox whose DescribeCases of followed cases is throttled, counting the attempts.
+#[derive(Debug, Default)]
+struct Throttled {
+    inner: support_commands::Sandbox,
+    looks: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl SupportApi for Throttled {
+    async fn describe_services(
+        &self,
+        language: &str,
+    ) -> Result<Arc<Vec<support_commands::Service>>, support_commands::Error> {
+        self.inner.describe_services(language).await
+    }
+    async fn describe_severity_levels(
+        &self,
+        language: &str,
+    ) -> Result<Vec<support_commands::SeverityLevel>, support_commands::Error> {
+        self.inner.describe_severity_levels(language).await
+    }
+    async fn create_case(
+        &self,
+        case: &NewCase,
+    ) -> Result<support_commands::CaseId, support_commands::Error> {
+        self.inner.create_case(case).await
+    }
+    async fn describe_case(
+        &self,
+        case: &support_commands::CaseRef,
+        page: Option<&str>,
+    ) -> Result<support_commands::CaseView, support_commands::Error> {
+        self.inner.describe_case(case, page).await
+    }
+    async fn list_cases(
+        &self,
+        filter: &support_commands::CaseFilter,
+        page: Option<&str>,
+    ) -> Result<support_commands::CasePage, support_commands::Error> {
+        self.inner.list_cases(filter, page).await
+    }
+    async fn add_communication(
+        &self,
+        case: &support_commands::CaseId,
+        body: &str,
+        cc: &[String],
+    ) -> Result<support_commands::ReplyOutcome, support_commands::Error> {
+        self.inner.add_communication(case, body, cc).await
+    }
+    async fn resolve_case(
+        &self,
+        case: &support_commands::CaseId,
+    ) -> Result<support_commands::Resolution, support_commands::Error> {
+        self.inner.resolve_case(case).await
+    }
+    async fn watch_cases(
+        &self,
+        _: &[support_commands::CaseId],
+        _: &str,
+    ) -> Result<Vec<support_commands::WatchedCase>, support_commands::Error> {
+        self.looks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(support_commands::Error::Throttled("Rate exceeded".into()))
+    }
+}
+
+#[tokio::test]
+async fn the_watcher_backs_off_while_aws_throttles_it() {
+    let fake = fake().await;
+    let support = Arc::new(Throttled::default());
+    let mut config = Config {
+        reply: ReplyMode::Response,
+        dingtalk_api_base: fake.base_url(),
+        ..Config::default()
+    };
+    config.notify.watch_interval = Duration::from_millis(100);
+    let secrets = Secrets::from_json(&format!(r#"{{"app_secret":"{APP_SECRET}"}}"#)).unwrap();
+    let bot = CaseBot::builder(support.clone(), Arc::new(StaticSecrets::new(secrets)))
+        .config(config)
+        .build()
+        .unwrap();
+    let create = "提工单\nsubject:s\nbody:b\nseverityCode:low\nserviceCode:amazon-elastic-compute-cloud-linux\ncategoryCode:other";
+    let msg =
+        InboundMessage::from_json(fake.callback(create).json().to_string().as_bytes()).unwrap();
+    bot.on_message(msg).await;
+    bot.start();
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    let looks = support.looks.load(std::sync::atomic::Ordering::SeqCst);
+    // Every 100 ms would be 16 looks; doubling waits (0.1, 0.2, 0.4, 0.8 s) make about 5.
+    assert!((3..=6).contains(&looks), "{looks} looks in 1.6 s");
+    bot.drain(Duration::from_secs(1)).await;
+}

@@ -23,6 +23,9 @@ pub(crate) struct CaseCursor {
     /// Whether that wait was reminded of.
     #[serde(default)]
     pub(crate) reminded: bool,
+    /// Since when the case is resolved (the look that saw it), Unix ms.
+    #[serde(default)]
+    pub(crate) resolved_since_ms: Option<i64>,
 }
 
 /// Something a group may be told about a case.
@@ -135,6 +138,7 @@ pub(crate) fn diff(
         next.status = case.status.as_str().to_owned();
         next.waiting_since_ms =
             (case.status == CaseStatus::PendingCustomerAction).then_some(now_ms);
+        next.resolved_since_ms = (case.status == CaseStatus::Resolved).then_some(now_ms);
         next.reminded = false;
     }
     if let (Some(after), Some(since)) = (remind_after_ms, next.waiting_since_ms)

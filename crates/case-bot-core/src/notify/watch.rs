@@ -10,7 +10,7 @@ use support_commands::{
     WatchedCase,
 };
 
-use super::follows::{Follow, GroupSettings, all_settings, follows_by_case};
+use super::follows::{FOLLOW, Follow, GroupSettings, all_settings, follows_by_case};
 use super::message::{Style, case_update, new_case};
 use super::updates::{CURSOR, CaseCursor, Update, diff, fnv};
 use crate::error::Error;
@@ -23,6 +23,9 @@ const BATCH: usize = 100;
 const MOST_PAGES: usize = 10;
 /// Most pages of open cases walked for new-case notifications.
 const MOST_CASE_PAGES: usize = 20;
+/// A case resolved this long ago can no longer be reopened (AWS allows 14 days): its follows
+/// end, so the followed list (and the DescribeCases calls) do not grow forever.
+const FORGET_RESOLVED_MS: i64 = 15 * 86_400_000;
 /// The record of the open cases last walked.
 const WALK: (&str, &str) = ("watch", "open-cases");
 
@@ -146,6 +149,13 @@ impl Watch<'_> {
         };
         let now = unix_ms();
         let diff = diff(cursor, &case, &communications, now, self.remind_after_ms);
+        if diff
+            .next
+            .resolved_since_ms
+            .is_some_and(|since| now.saturating_sub(since) > FORGET_RESOLVED_MS)
+        {
+            self.forget(groups).await?;
+        }
         if diff.next == *cursor && version > 0 {
             return Ok(Some(0));
         }
@@ -164,6 +174,21 @@ impl Watch<'_> {
         let swap =
             RecordSwap::put(CURSOR, case.case_id.as_str(), version, value).with_entries(entries);
         Ok(self.store.swap_record(&swap).await?.then_some(count))
+    }
+
+    /// Ends the follows of a case resolved for good.
+    async fn forget(&self, groups: &[Follow]) -> Result<(), Error> {
+        for follow in groups {
+            let id = follow.id();
+            if let Some(record) = self.store.record(FOLLOW, &id).await? {
+                self.store
+                    .swap_record(&RecordSwap::remove(FOLLOW, &id, record.version))
+                    .await?;
+                tracing::info!(case_id = %follow.case_id, conversation = %follow.conversation,
+                    "no longer following a case resolved more than 15 days ago");
+            }
+        }
+        Ok(())
     }
 
     /// The message for one group, if any of the updates are for it.
@@ -301,7 +326,63 @@ fn entry(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use support_commands::{Cached, Lang, NewCase, Partition, Sandbox, Severity};
+
     use super::*;
+    use crate::store::{MemoryStore, RecordStore};
+
+    #[tokio::test]
+    async fn a_case_resolved_for_good_is_no_longer_followed() {
+        let sandbox = Arc::new(Sandbox::new());
+        let case = sandbox
+            .create_case(&NewCase::new("s", "b", Severity::Low))
+            .await
+            .unwrap();
+        sandbox.resolve_case(&case).await.unwrap();
+        let store = MemoryStore::default();
+        let follow = Follow {
+            conversation: "cidA".into(),
+            case_id: case.to_string(),
+            display_id: None,
+            subject: "s".into(),
+            opener_staff_id: None,
+            since_ms: 0,
+        };
+        store.swap_record(&follow.swap().unwrap()).await.unwrap();
+        let sixteen_days_ago = unix_ms() - 16 * 86_400_000;
+        let cursor = CaseCursor {
+            status: "resolved".into(),
+            resolved_since_ms: Some(sixteen_days_ago),
+            ..CaseCursor::default()
+        };
+        let value = serde_json::to_string(&cursor).unwrap();
+        store
+            .swap_record(&RecordSwap::put(CURSOR, case.as_str(), 0, value))
+            .await
+            .unwrap();
+        let support: Support = Cached::new(sandbox);
+        let watch = Watch {
+            store: &store,
+            support: &support,
+            style: Style {
+                lang: Lang::Zh,
+                keyword: "AWS",
+                time_zone_minutes: 480,
+                partition: Partition::Aws,
+            },
+            language: "zh",
+            remind_after_ms: None,
+        };
+        assert_eq!(watch.poll(None).await.unwrap().cases, 1);
+        assert!(store.records(FOLLOW).await.unwrap().is_empty());
+        assert_eq!(
+            watch.poll(None).await.unwrap().cases,
+            0,
+            "no longer looked at"
+        );
+    }
 
     #[test]
     fn the_bots_own_reply_is_recognised_only_for_the_group_that_wrote_it() {
