@@ -71,6 +71,7 @@ impl CaseCursor {
         Self {
             status: status.as_str().to_owned(),
             seen_ms: since_ms,
+            resolved_since_ms: (*status == CaseStatus::Resolved).then_some(since_ms),
             ..Self::default()
         }
     }

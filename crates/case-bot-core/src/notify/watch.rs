@@ -155,6 +155,9 @@ impl Watch<'_> {
             .is_some_and(|since| now.saturating_sub(since) > FORGET_RESOLVED_MS)
         {
             self.forget(groups).await?;
+            let forgotten = RecordSwap::remove(CURSOR, case.case_id.as_str(), version);
+            self.store.swap_record(&forgotten).await?;
+            return Ok(Some(0));
         }
         if diff.next == *cursor && version > 0 {
             return Ok(Some(0));
@@ -377,6 +380,7 @@ mod tests {
         };
         assert_eq!(watch.poll(None).await.unwrap().cases, 1);
         assert!(store.records(FOLLOW).await.unwrap().is_empty());
+        assert!(store.records(CURSOR).await.unwrap().is_empty());
         assert_eq!(
             watch.poll(None).await.unwrap().cases,
             0,
