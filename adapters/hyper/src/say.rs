@@ -3,12 +3,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
 use clap::Args;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -74,27 +69,11 @@ async fn session_listener() -> Result<(String, mpsc::UnboundedReceiver<Value>), 
     let listener = TcpListener::bind(loopback).await.map_err(listen_failed)?;
     let addr = listener.local_addr().map_err(listen_failed)?;
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let tx = tx.clone();
-            let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                let tx = tx.clone();
-                async move {
-                    let body = Limited::new(request.into_body(), 1 << 20)
-                        .collect()
-                        .await
-                        .map(|b| b.to_bytes())
-                        .unwrap_or_default();
-                    if let Ok(message) = serde_json::from_slice::<Value>(&body) {
-                        let _ = tx.send(message);
-                    }
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                        Bytes::from_static(br#"{"errcode":0,"errmsg":"ok"}"#),
-                    )))
-                }
-            });
-            tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+    crate::local_dingtalk::serve(listener, move |_, message| {
+        if message.is_object() {
+            let _ = tx.send(message);
         }
+        json!({ "errcode": 0, "errmsg": "ok" })
     });
     Ok((
         format!(

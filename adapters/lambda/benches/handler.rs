@@ -160,7 +160,7 @@ fn bench_case_events(c: &mut Criterion) {
                     .block_on(case_bot_lambda::on_event(&bot, support_event.clone()))
                     .unwrap()
             },
-            BatchSize::SmallInput,
+            BatchSize::PerIteration,
         );
     });
 }

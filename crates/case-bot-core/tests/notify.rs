@@ -84,6 +84,17 @@ impl World {
         }
     }
 
+    /// The bot's answer to `text` from an admin in group B.
+    async fn admin_says(&self, text: impl Into<String>) -> String {
+        self.say(
+            self.fake
+                .callback(text)
+                .group(GROUP_B, "二线")
+                .sender("管理员", ADMIN),
+        )
+        .await
+    }
+
     /// Opens a case from `group` as `staff`; its case id.
     async fn open(&self, group: &str, staff: &str, subject: &str) -> String {
         let text = format!(
@@ -307,14 +318,7 @@ async fn while_dingtalk_throttles_the_updates_wait_and_all_arrive_afterwards() {
 #[tokio::test]
 async fn following_another_case_is_for_admins_and_unfollowing_stops_the_pushes() {
     let w = world().await;
-    let unknown = w
-        .say(
-            w.fake
-                .callback("关注 9999999999")
-                .group(GROUP_B, "二线")
-                .sender("管理员", ADMIN),
-        )
-        .await;
+    let unknown = w.admin_says("关注 9999999999").await;
     assert!(
         unknown.contains("关注失败") && unknown.contains("9999999999"),
         "{unknown}"
@@ -330,14 +334,7 @@ async fn following_another_case_is_for_admins_and_unfollowing_stops_the_pushes()
         )
         .await;
     assert!(refused.contains("只有管理员"), "{refused}");
-    let followed = w
-        .say(
-            w.fake
-                .callback(format!("关注 {case}"))
-                .group(GROUP_B, "二线")
-                .sender("管理员", ADMIN),
-        )
-        .await;
+    let followed = w.admin_says(format!("关注 {case}")).await;
     assert!(followed.contains("已关注工单"), "{followed}");
     let list = w
         .say(w.fake.callback("关注列表").group(GROUP_B, "二线"))
@@ -369,13 +366,7 @@ async fn a_poll_of_fifty_followed_cases_costs_one_describe_cases() {
     let mut cases = Vec::new();
     for i in 0..50 {
         let case = w.open_outside(&format!("case {i}"), Severity::Low).await;
-        w.say(
-            w.fake
-                .callback(format!("关注 {case}"))
-                .group(GROUP_B, "二线")
-                .sender("管理员", ADMIN),
-        )
-        .await;
+        w.admin_says(format!("关注 {case}")).await;
         cases.push(case);
     }
     w.moto.reset_support_calls().unwrap();
@@ -408,13 +399,7 @@ async fn a_poll_of_fifty_followed_cases_costs_one_describe_cases() {
 async fn the_bots_own_reply_is_not_echoed_to_its_group_but_reaches_another_following_group() {
     let w = world().await;
     let case = w.open(GROUP_A, "staff-1", "VPC 问题").await;
-    w.say(
-        w.fake
-            .callback(format!("关注 {case}"))
-            .group(GROUP_B, "二线")
-            .sender("管理员", ADMIN),
-    )
-    .await;
+    w.admin_says(format!("关注 {case}")).await;
     let replied = w
         .say(
             w.fake
@@ -440,14 +425,7 @@ async fn settings_filter_by_severity_only_admins_change_them_and_reminders_are_o
         .say(w.fake.callback("通知 high").group(GROUP_B, "二线"))
         .await;
     assert!(refused.contains("只有管理员"), "{refused}");
-    let changed = w
-        .say(
-            w.fake
-                .callback("通知 high")
-                .group(GROUP_B, "二线")
-                .sender("管理员", ADMIN),
-        )
-        .await;
+    let changed = w.admin_says("通知 high").await;
     assert!(
         changed.contains("推送设置已更新") && changed.contains("high"),
         "{changed}"
@@ -455,13 +433,7 @@ async fn settings_filter_by_severity_only_admins_change_them_and_reminders_are_o
     let low = w.open_outside("low case", Severity::Low).await;
     let urgent = w.open_outside("urgent case", Severity::Urgent).await;
     for case in [&low, &urgent] {
-        w.say(
-            w.fake
-                .callback(format!("关注 {case}"))
-                .group(GROUP_B, "二线")
-                .sender("管理员", ADMIN),
-        )
-        .await;
+        w.admin_says(format!("关注 {case}")).await;
         w.moto
             .engineer_reply(case, &format!("answer on {case}"))
             .unwrap();
@@ -483,13 +455,7 @@ async fn settings_filter_by_severity_only_admins_change_them_and_reminders_are_o
 #[tokio::test]
 async fn a_group_that_asked_for_new_cases_hears_of_one_opened_in_the_console() {
     let w = world().await;
-    w.say(
-        w.fake
-            .callback("通知 新工单 开")
-            .group(GROUP_B, "二线")
-            .sender("管理员", ADMIN),
-    )
-    .await;
+    w.admin_says("通知 新工单 开").await;
     w.open_outside("before", Severity::Low).await;
     w.bot.poll_cases().await.unwrap(); // takes note of what is open
     let case = w.open_outside("a new one", Severity::Critical).await;

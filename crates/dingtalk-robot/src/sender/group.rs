@@ -59,19 +59,7 @@ impl Sender {
             "appKey": app.app_key(),
             "appSecret": app.app_secret.expose_secret(),
         });
-        let response = self
-            .inner
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| Error::Transport(e.without_url()))?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| Error::Transport(e.without_url()))?;
+        let (status, bytes) = self.exchange(self.inner.http.post(url).json(&body)).await?;
         if status >= 500 {
             return Err(Error::Http { status });
         }
@@ -133,20 +121,13 @@ impl Sender {
         body: &serde_json::Value,
     ) -> Result<(), Error> {
         let url = format!("{}/v1.0/robot/groupMessages/send", self.inner.openapi_base);
-        let response = self
+        let request = self
             .inner
             .http
             .post(url)
             .header("x-acs-dingtalk-access-token", token.expose_secret())
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| Error::Transport(e.without_url()))?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| Error::Transport(e.without_url()))?;
+            .json(body);
+        let (status, bytes) = self.exchange(request).await?;
         if (200..300).contains(&status) {
             let answer: serde_json::Value =
                 serde_json::from_slice(&bytes).map_err(|_| Error::InvalidResponse { status })?;

@@ -374,12 +374,10 @@ impl Sender {
         }
     }
 
-    async fn post(&self, url: &str, message: &OutboundMessage) -> Result<(), Error> {
-        let response = self
-            .inner
-            .http
-            .post(url)
-            .json(message)
+    /// Sends `request` and reads the whole answer: its status and body. Transport errors lose
+    /// their URL (it may hold a token).
+    async fn exchange(&self, request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), Error> {
+        let response = request
             .send()
             .await
             .map_err(|e| Error::Transport(e.without_url()))?;
@@ -388,6 +386,13 @@ impl Sender {
             .bytes()
             .await
             .map_err(|e| Error::Transport(e.without_url()))?;
+        Ok((status, body.to_vec()))
+    }
+
+    async fn post(&self, url: &str, message: &OutboundMessage) -> Result<(), Error> {
+        let (status, body) = self
+            .exchange(self.inner.http.post(url).json(message))
+            .await?;
         if status >= 500 {
             // A server fault, whatever the body says: worth a retry.
             return Err(Error::Http { status });

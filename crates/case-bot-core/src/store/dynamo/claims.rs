@@ -5,7 +5,9 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 
-use super::{DynamoStore, UNFINISHED_TTL_S, built, get_n, get_s, n, s, sdk_err, unfinished_sk};
+use super::{
+    DynamoStore, UNFINISHED_TTL_S, built, get_n, get_s, n, s, sdk_err, transact, unfinished_sk,
+};
 use crate::error::Error;
 use crate::store::{Claim, ClaimState, ClaimStore, unix_ms};
 
@@ -133,16 +135,7 @@ impl ClaimStore for DynamoStore {
                     .build(),
             );
         }
-        match transaction.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_err("claim state", e)),
-        }
+        transact("claim state", transaction).await
     }
 
     async fn unfinished_claims(&self) -> Result<Vec<Claim>, Error> {

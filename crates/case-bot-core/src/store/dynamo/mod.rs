@@ -106,6 +106,24 @@ fn unfinished_sk(claim: &Claim) -> String {
     format!("{:016}#{}", claim.claimed_at_ms.max(0), claim.key)
 }
 
+/// Sends a transaction: whether it was applied (`false`: a condition failed and nothing was
+/// written).
+async fn transact(
+    what: &'static str,
+    transaction: aws_sdk_dynamodb::operation::transact_write_items::builders::TransactWriteItemsFluentBuilder,
+) -> Result<bool, Error> {
+    match transaction.send().await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_transaction_canceled_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(sdk_err(what, e)),
+    }
+}
+
 /// A transaction's building block that failed to build (a bug: every field is set).
 fn built<T, E: std::error::Error + Send + Sync + 'static>(
     what: &'static str,

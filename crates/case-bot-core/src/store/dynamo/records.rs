@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
 use super::outbox::entry_item;
-use super::{DynamoStore, built, get_n, get_s, n, s, sdk_err};
+use super::{DynamoStore, built, get_n, get_s, n, s, sdk_err, transact};
 use crate::error::Error;
 use crate::store::{Record, RecordStore, RecordSwap};
 
@@ -123,15 +123,6 @@ impl RecordStore for DynamoStore {
                     .build(),
             );
         }
-        match transaction.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_transaction_canceled_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_err("records", e)),
-        }
+        transact("records", transaction).await
     }
 }
