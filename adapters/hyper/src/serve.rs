@@ -209,7 +209,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
             })?,
         ),
     };
-    if config.support == SupportBackend::Sandbox {
+    let sandbox = config.support == SupportBackend::Sandbox;
+    if sandbox {
         sandbox_pushes(&mut config.notify);
     }
     let reply = config.reply;
@@ -246,6 +247,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
                 .unwrap_or_default(),
             started.elapsed().as_millis()
         );
+        if sandbox {
+            println!(
+                "the sandbox pushes AWS's answers to 127.0.0.1:{}: `case-bot say --wait 60 …` shows them",
+                crate::local_dingtalk::PORT
+            );
+        }
     };
     serve(args.listen, app, limits, ready).await?;
     // Commands running get a moment to finish; what they or the courier leave is durable

@@ -114,6 +114,10 @@ fn bench_case_events(c: &mut Criterion) {
         Sender::builder()
             .api_base(fake.base_url())
             .openapi_base(fake.base_url())
+            .rate_limit(dingtalk_robot::RateLimit::new(
+                1_000_000,
+                std::time::Duration::from_secs(60),
+            ))
             .build()
             .unwrap(),
     )
