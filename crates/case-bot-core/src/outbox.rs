@@ -339,12 +339,8 @@ impl Courier {
                 value: conversation.to_owned(),
                 expected: "an app key (the secret's app_key or DINGTALK_APP_KEY)",
             })),
-            (_, _, Some(robot))
-                if self
-                    .robot_conversation
-                    .as_deref()
-                    .is_none_or(|c| c == conversation) =>
-            {
+            // The custom robot posts to its one group: only pushes for that group go there.
+            (_, _, Some(robot)) if self.robot_conversation.as_deref() == Some(conversation) => {
                 Ok(robot.into())
             }
             _ => Err(Failure::Permanent(Error::Config {

@@ -358,6 +358,27 @@ async fn following_another_case_is_for_admins_and_unfollowing_stops_the_pushes()
     w.moto.engineer_reply(&case, "second answer").unwrap();
     w.bot.poll_cases().await.unwrap();
     assert_eq!(w.pushed(1).await.len(), 1, "nothing after the unfollow");
+
+    // Following again starts afresh: what came while unfollowed is not told, what comes after
+    // is.
+    w.admin_says(format!("关注 {case}")).await;
+    w.bot.poll_cases().await.unwrap();
+    w.moto.engineer_reply(&case, "third answer").unwrap();
+    w.bot.poll_cases().await.unwrap();
+    let pushed = w.pushed(2).await;
+    assert_eq!(pushed.len(), 2, "{:?}", w.fake.texts());
+    assert!(
+        pushed[1].text().contains("third answer") && !pushed[1].text().contains("second answer")
+    );
+}
+
+#[tokio::test]
+async fn a_case_opened_in_a_one_to_one_chat_is_not_followed() {
+    let w = world().await;
+    let text = "提工单\nsubject:私聊\nbody:b\nseverityCode:low\nserviceCode:amazon-elastic-compute-cloud-linux\ncategoryCode:other";
+    let answer = w.say(w.fake.callback(text).one_to_one()).await;
+    assert!(answer.contains("case-"), "{answer}");
+    assert_eq!(w.bot.poll_cases().await.unwrap().cases, 0);
 }
 
 #[tokio::test]

@@ -107,7 +107,9 @@ impl CaseBot {
                     interval
                 }
                 Err(Error::Support(err @ SupportError::Throttled(_))) => {
-                    let longer = (wait * 2).clamp(interval, interval * MOST_BACKOFF);
+                    let longer = wait
+                        .saturating_mul(2)
+                        .clamp(interval, interval.saturating_mul(MOST_BACKOFF));
                     tracing::warn!(error = %err, retry_in_s = longer.as_secs(), "AWS throttles the watcher: backing off");
                     longer
                 }

@@ -4,7 +4,9 @@
 use dingtalk_robot::OutboundMessage;
 use support_commands::{CaseDetails, CaseRef, Lang, NotifyChange, SupportApi};
 
-use super::follows::{FOLLOW, Follow, GROUP, GroupSettings, follow_id, follows_of, settings_of};
+use super::follows::{
+    FOLLOW, Follow, GROUP, GroupSettings, follow_id, follows_by_case, follows_of, settings_of,
+};
 use super::updates::{CURSOR, CaseCursor};
 use crate::error::Error;
 use crate::event::Origin;
@@ -142,6 +144,24 @@ pub(crate) async fn unfollow(
     if let Some(record) = record {
         deps.records
             .swap_record(&RecordSwap::remove(FOLLOW, &id, record.version))
+            .await
+            .map_err(store_error)?;
+    }
+    // The last group gone, the case's cursor goes too: a later follow starts afresh rather
+    // than from a cursor months old.
+    let still_followed = follows_by_case(deps.records)
+        .await
+        .map_err(store_error)?
+        .contains_key(&found.case_id);
+    if !still_followed
+        && let Some(cursor) = deps
+            .records
+            .record(CURSOR, &found.case_id)
+            .await
+            .map_err(store_error)?
+    {
+        deps.records
+            .swap_record(&RecordSwap::remove(CURSOR, &found.case_id, cursor.version))
             .await
             .map_err(store_error)?;
     }

@@ -60,6 +60,10 @@ pub(crate) fn opened_here(
     else {
         return Ok(Vec::new());
     };
+    // A 1:1 chat cannot be pushed to: only groups follow.
+    if origin.conversation_title.is_none() {
+        return Ok(Vec::new());
+    }
     let follow = Follow {
         conversation: origin.conversation_id.clone(),
         case_id: case_id.to_string(),

@@ -7,6 +7,11 @@ use support_commands::{CaseDetails, CaseStatus, Communication, Lang, Partition, 
 
 use super::updates::Update;
 
+/// Most characters of correspondence in one pushed message (AWS's bodies are up to 8,000
+/// each): a look that finds a long backlog points to `查看` for the rest, so an outbox entry
+/// stays far below DynamoDB's 400 KB item limit.
+const MOST_TEXT_CHARS: usize = 24_000;
+
 /// What every pushed message is written with.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Style<'a> {
@@ -112,9 +117,20 @@ pub(crate) fn case_update(
 ) -> OutboundMessage {
     let lang = style.lang;
     let (title, mut text) = header(case, lang);
+    let mut room = MOST_TEXT_CHARS;
     for update in updates {
         match update {
+            Update::Correspondence(c) if c.body.chars().count() > room => {
+                text.push_str(&format!(
+                    "\n{} `{} {}`\n",
+                    lang.pick("……还有更多回复，请发送", "…more answers: send"),
+                    lang.pick("查看", "view"),
+                    case.case_id
+                ));
+                room = 0;
+            }
             Update::Correspondence(c) => {
+                room -= c.body.chars().count();
                 let when = support_commands::parse_iso8601(&c.time_created)
                     .map(|ms| local_time(ms, style.time_zone_minutes))
                     .unwrap_or_else(|| c.time_created.clone());
@@ -236,6 +252,27 @@ mod tests {
         };
         let message = case_update(&style("工单通知"), &case, &[&resolved], None);
         assert!(text(&message).contains("工单通知"));
+    }
+
+    #[test]
+    fn a_long_backlog_is_cut_with_a_pointer_to_view_the_case() {
+        let case = CaseDetails::for_tests("case-1", "1", CaseStatus::Opened);
+        let long: Vec<Update> = (0..6)
+            .map(|i| {
+                Update::Correspondence(Communication::new(
+                    format!("{i}{}", "长".repeat(7_999)),
+                    "Amazon Web Services",
+                    "2026-11-30T13:05:00.000Z",
+                ))
+            })
+            .collect();
+        let refs: Vec<&Update> = long.iter().collect();
+        let text = text(&case_update(&style("AWS"), &case, &refs, None));
+        assert!(
+            text.contains("2长") && !text.contains("3长"),
+            "three of six fit"
+        );
+        assert!(text.contains("还有更多回复") && text.contains("查看 case-1"));
     }
 
     #[test]

@@ -72,6 +72,7 @@ impl CaseCursor {
             status: status.as_str().to_owned(),
             seen_ms: since_ms,
             resolved_since_ms: (*status == CaseStatus::Resolved).then_some(since_ms),
+            waiting_since_ms: (*status == CaseStatus::PendingCustomerAction).then_some(since_ms),
             ..Self::default()
         }
     }

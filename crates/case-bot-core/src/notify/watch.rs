@@ -26,6 +26,8 @@ const MOST_CASE_PAGES: usize = 20;
 /// A case resolved this long ago can no longer be reopened (AWS allows 14 days): its follows
 /// end, so the followed list (and the DescribeCases calls) do not grow forever.
 const FORGET_RESOLVED_MS: i64 = 15 * 86_400_000;
+/// Most outbox entries written with one swap (DynamoDB takes 100 items in a transaction).
+const MOST_ENTRIES: usize = 90;
 /// The record of the open cases last walked.
 const WALK: (&str, &str) = ("watch", "open-cases");
 
@@ -250,7 +252,16 @@ impl Watch<'_> {
         let settings = all_settings(self.store).await?;
         let groups: Vec<(&String, &GroupSettings)> =
             settings.iter().filter(|(_, s)| s.new_cases).collect();
+        let (kind, id) = WALK;
+        let previous = self.store.record(kind, id).await?;
         if groups.is_empty() {
+            // Nobody asks: the note of open cases goes, so asking again later starts afresh
+            // instead of announcing every case opened meanwhile.
+            if let Some(previous) = previous {
+                self.store
+                    .swap_record(&RecordSwap::remove(kind, id, previous.version))
+                    .await?;
+            }
             return Ok(0);
         }
         let mut open: BTreeMap<String, CaseDetails> = BTreeMap::new();
@@ -271,8 +282,6 @@ impl Watch<'_> {
                 None => break,
             }
         }
-        let (kind, id) = WALK;
-        let previous = self.store.record(kind, id).await?;
         let known: BTreeMap<String, String> = previous
             .as_ref()
             .and_then(|r| serde_json::from_str(&r.value).ok())
@@ -280,9 +289,16 @@ impl Watch<'_> {
         let now = unix_ms();
         let version = previous.as_ref().map_or(0, |r| r.version);
         let mut entries = Vec::new();
+        let mut deferred: Vec<String> = Vec::new();
         if previous.is_some() {
             for (case_id, case) in &open {
                 if known.contains_key(case_id) {
+                    continue;
+                }
+                // One swap is one DynamoDB transaction (at most 100 items): cases beyond it
+                // are left out of the note and announced by the next walk.
+                if entries.len() + groups.len() >= MOST_ENTRIES {
+                    deferred.push(case_id.clone());
                     continue;
                 }
                 let reopened = case.status == CaseStatus::Reopened;
@@ -294,8 +310,11 @@ impl Watch<'_> {
                 }
             }
         }
-        let current: BTreeMap<&String, &str> =
-            open.iter().map(|(id, c)| (id, c.status.as_str())).collect();
+        let current: BTreeMap<&String, &str> = open
+            .iter()
+            .filter(|(id, _)| !deferred.contains(id))
+            .map(|(id, c)| (id, c.status.as_str()))
+            .collect();
         let value = serde_json::to_string(&current).map_err(|e| Error::store("walk", e))?;
         let count = entries.len();
         let swap = RecordSwap::put(kind, id, version, value).with_entries(entries);

@@ -65,6 +65,12 @@ impl Sender {
         }
         if !(200..300).contains(&status) {
             let err: ErrorBody = serde_json::from_slice(&bytes).unwrap_or_default();
+            if throttled(status, &err.code) {
+                return Err(Error::RateLimited {
+                    attempts: 1,
+                    errmsg: format!("access token: {}: {}", err.code, err.message),
+                });
+            }
             return Err(Error::AppCredentials {
                 app_key: app.app_key().to_owned(),
                 status,
@@ -73,7 +79,8 @@ impl Sender {
         }
         let answer: TokenAnswer =
             serde_json::from_slice(&bytes).map_err(|_| Error::InvalidResponse { status })?;
-        let lifetime = Duration::from_secs(answer.expire_in.max(60));
+        // DingTalk says 7,200 s; an answer out of all proportion is held to a day.
+        let lifetime = Duration::from_secs(answer.expire_in.clamp(60, 86_400));
         let renew_at = Instant::now() + lifetime.saturating_sub(RENEW_EARLY).max(lifetime / 2);
         let token = AccessToken::new(answer.access_token);
         tokens.insert(app.app_key().to_owned(), (token.clone(), renew_at));
