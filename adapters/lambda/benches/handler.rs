@@ -159,15 +159,22 @@ fn bench_case_events(c: &mut Criterion) {
                     .block_on(support_commands::SupportApi::add_communication(
                         &*sandbox,
                         &id,
-                        "more",
+                        // Unique: two identical messages in the same millisecond are one.
+                        &format!("more {}", N.fetch_add(1, Ordering::Relaxed)),
                         &[],
                     ))
                     .unwrap();
             },
             |()| {
-                runtime
+                let summary = runtime
                     .block_on(case_bot_lambda::on_event(&bot, support_event.clone()))
-                    .unwrap()
+                    .unwrap();
+                assert_eq!(
+                    (&summary["messages"], &summary["delivered"]),
+                    (&1.into(), &true.into()),
+                    "{summary}"
+                );
+                summary
             },
             BatchSize::PerIteration,
         );
