@@ -248,7 +248,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
             started.elapsed().as_millis()
         );
         if sandbox {
-            println!(
+            tracing::info!(
                 "the sandbox pushes AWS's answers to 127.0.0.1:{}: `case-bot say --wait 60 …` shows them",
                 crate::local_dingtalk::PORT
             );

@@ -43,7 +43,7 @@ mod config;
 mod error;
 mod event;
 mod http;
-pub mod notify;
+mod notify;
 mod outbox;
 mod pipeline;
 mod policy;

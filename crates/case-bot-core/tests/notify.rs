@@ -451,6 +451,8 @@ async fn settings_filter_by_severity_only_admins_change_them_and_reminders_are_o
         changed.contains("推送设置已更新") && changed.contains("high"),
         "{changed}"
     );
+    let zone = w.admin_says("通知 时区 +09:00").await;
+    assert!(zone.contains("UTC+9"), "{zone}");
     let low = w.open_outside("low case", Severity::Low).await;
     let urgent = w.open_outside("urgent case", Severity::Urgent).await;
     for case in [&low, &urgent] {
@@ -463,6 +465,11 @@ async fn settings_filter_by_severity_only_admins_change_them_and_reminders_are_o
     let pushed = w.pushed(1).await;
     assert_eq!(pushed.len(), 1, "{pushed:?}");
     assert!(pushed[0].text().contains(&format!("answer on {urgent}")));
+    assert!(
+        pushed[0].text().contains("(UTC+9)"),
+        "the group's own zone: {}",
+        pushed[0].text()
+    );
 
     tokio::time::sleep(Duration::from_millis(600)).await;
     w.bot.poll_cases().await.unwrap();

@@ -142,6 +142,34 @@ pub enum NotifyChange {
     Status(bool),
     /// Whether every new or reopened case in the account is pushed.
     NewCases(bool),
+    /// The group's time zone, minutes east of UTC (`通知 时区 +09:00`).
+    TimeZone(i32),
+}
+
+/// `+08:00`, `-05:30`, `UTC+8` or `8`: minutes east of UTC; `None` for anything else.
+///
+/// ```
+/// use support_commands::parse_utc_offset;
+/// assert_eq!(parse_utc_offset("+08:00"), Some(480));
+/// assert_eq!(parse_utc_offset("UTC-5:30"), Some(-330));
+/// assert_eq!(parse_utc_offset("+25:00"), None);
+/// ```
+#[must_use]
+pub fn parse_utc_offset(value: &str) -> Option<i32> {
+    let text = value.trim();
+    let text = text
+        .strip_prefix("UTC")
+        .or_else(|| text.strip_prefix("utc"))
+        .unwrap_or(text);
+    let (sign, rest) = match text.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (hours, minutes) = rest.split_once(':').unwrap_or((rest, "0"));
+    let hours: i32 = hours.parse().ok()?;
+    let minutes: i32 = minutes.parse().ok()?;
+    (hours <= 14 && minutes <= 59 && hours >= 0 && minutes >= 0)
+        .then_some(sign * (hours * 60 + minutes))
 }
 
 /// Which command, without its arguments (for help, errors and logs).

@@ -146,8 +146,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         keywords: &[kw("通知"), kw("notify")],
         summary_zh: "查看或修改本群的推送设置（管理员）",
         summary_en: "show or change what this group is told about (admins)",
-        usage_zh: "通知 [all|high|none]　或　通知 {回复|状态|新工单} {开|关}",
-        usage_en: "notify [all|high|none]  or  notify {replies|status|new-cases} {on|off}",
+        usage_zh: "通知 [all|high|none]　或　通知 {回复|状态|新工单} {开|关}　或　通知 时区 +08:00",
+        usage_en: "notify [all|high|none]  or  notify {replies|status|new-cases} {on|off}  or  notify time-zone +08:00",
     },
     CommandSpec {
         kind: CommandKind::SeverityLevels,

@@ -42,7 +42,7 @@ pub use api::{CacheTtl, Cached, SupportApi};
 #[cfg(feature = "aws")]
 pub use aws::{AwsSupport, AwsSupportConfig};
 pub use catalogue::{SNAPSHOT_JSON, catalogue};
-pub use command::{Command, CommandKind, NotifyChange, NotifyLevel};
+pub use command::{Command, CommandKind, NotifyChange, NotifyLevel, parse_utc_offset};
 pub use error::Error;
 pub use help::{COMMANDS, CommandSpec, Keyword, help_text, spec, usage};
 pub use lang::Lang;

@@ -298,6 +298,7 @@ impl CaseBot {
             records: &*inner.store,
             policy: &inner.policy,
             lang: inner.config.lang,
+            time_zone_minutes: inner.config.notify.time_zone_minutes,
         };
         let reply_case = match &command {
             Command::Reply { case, .. } => Some(case.clone()),

@@ -29,6 +29,8 @@ pub(crate) enum Notified {
     Settings {
         settings: GroupSettings,
         changed: bool,
+        /// The deployment's time zone.
+        default_zone: i32,
     },
     /// Only admins may do this (follow a case from elsewhere, change settings).
     AdminsOnly {
@@ -65,6 +67,8 @@ pub(crate) struct Deps<'a> {
     pub(crate) links: &'a dyn CaseLinkStore,
     pub(crate) records: &'a dyn RecordStore,
     pub(crate) admins_configured: bool,
+    /// The deployment's time zone, shown when a group has none of its own.
+    pub(crate) time_zone_minutes: i32,
 }
 
 /// `关注 <case>`: the group follows the case; a case opened elsewhere only for admins.
@@ -196,6 +200,7 @@ pub(crate) async fn notify(
         return Ok(Notified::Settings {
             settings,
             changed: false,
+            default_zone: deps.time_zone_minutes,
         });
     };
     if !actor.admin {
@@ -209,6 +214,7 @@ pub(crate) async fn notify(
         NotifyChange::Replies(on) => settings.replies = on,
         NotifyChange::Status(on) => settings.status = on,
         NotifyChange::NewCases(on) => settings.new_cases = on,
+        NotifyChange::TimeZone(minutes) => settings.time_zone_minutes = Some(minutes),
         _ => {}
     }
     let value =
@@ -231,11 +237,13 @@ pub(crate) async fn notify(
         return Ok(Notified::Settings {
             settings,
             changed: false,
+            default_zone: deps.time_zone_minutes,
         });
     }
     Ok(Notified::Settings {
         settings,
         changed: true,
+        default_zone: deps.time_zone_minutes,
     })
 }
 
@@ -287,15 +295,20 @@ pub(crate) fn reply(lang: Lang, notified: &Notified) -> OutboundMessage {
             }
             out
         }
-        Notified::Settings { settings, changed } => {
+        Notified::Settings {
+            settings,
+            changed,
+            default_zone,
+        } => {
             let head = match (changed, lang) {
                 (true, Lang::En) => "AWS-[notifications changed]",
                 (false, Lang::En) => "AWS-[notifications of this group]",
                 (true, _) => "AWS-[推送设置已更新]",
                 (false, _) => "AWS-[本群推送设置]",
             };
+            let zone = super::message::zone_name(settings.time_zone_minutes.unwrap_or(*default_zone));
             format!(
-                "{head}\n{}: {}\n{}: {}\n{}: {}\n{}: {}\n{}",
+                "{head}\n{}: {}\n{}: {}\n{}: {}\n{}: {}\n{}: {zone}\n{}",
                 lang.pick("严重级别", "severities"),
                 settings.level.as_str(),
                 lang.pick("回复", "replies"),
@@ -304,9 +317,10 @@ pub(crate) fn reply(lang: Lang, notified: &Notified) -> OutboundMessage {
                 on_off(settings.status, lang),
                 lang.pick("账户新工单", "new cases in the account"),
                 on_off(settings.new_cases, lang),
+                lang.pick("时区", "time zone"),
                 lang.pick(
-                    "修改（管理员）：通知 all|high|none　或　通知 回复|状态|新工单 开|关",
-                    "Change (admins): notify all|high|none  or  notify replies|status|new-cases on|off",
+                    "修改（管理员）：通知 all|high|none　或　通知 回复|状态|新工单 开|关　或　通知 时区 +08:00",
+                    "Change (admins): notify all|high|none  or  notify replies|status|new-cases on|off  or  notify time-zone +08:00",
                 ),
             )
         }

@@ -91,6 +91,9 @@ pub(crate) struct GroupSettings {
     pub(crate) replies: bool,
     pub(crate) status: bool,
     pub(crate) new_cases: bool,
+    /// The group's own time zone (minutes east of UTC), if it set one.
+    #[serde(default)]
+    pub(crate) time_zone_minutes: Option<i32>,
 }
 
 impl Default for GroupSettings {
@@ -100,6 +103,7 @@ impl Default for GroupSettings {
             replies: true,
             status: true,
             new_cases: false,
+            time_zone_minutes: None,
         }
     }
 }

@@ -26,16 +26,17 @@ pub(crate) fn local_time(ms: i64, minutes: i32) -> String {
     let shifted = ms.saturating_add(i64::from(minutes) * 60_000);
     let iso = iso8601(u64::try_from(shifted).unwrap_or(0));
     let day_time = iso.get(..16).unwrap_or_default().replace('T', " ");
-    let (sign, abs) = if minutes < 0 {
-        ('-', -minutes)
-    } else {
-        ('+', minutes)
-    };
-    let zone = match abs % 60 {
+    format!("{day_time} ({})", zone_name(minutes))
+}
+
+/// `UTC+8`, `UTC-5:30`.
+pub(crate) fn zone_name(minutes: i32) -> String {
+    let sign = if minutes < 0 { '-' } else { '+' };
+    let abs = minutes.unsigned_abs();
+    match abs % 60 {
         0 => format!("UTC{sign}{}", abs / 60),
         m => format!("UTC{sign}{}:{m:02}", abs / 60),
-    };
-    format!("{day_time} ({zone})")
+    }
 }
 
 /// The case's page in the Support Center of the partition.

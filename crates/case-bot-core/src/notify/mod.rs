@@ -1,16 +1,16 @@
 //! Pushed notifications: AWS's replies and the status changes that need people, told to the
 //! groups that follow each case, exactly once.
 //!
-//! - **Follows** ([`follows`]): a group follows the cases opened from it, and any case an
+//! - **Follows** (`follows.rs`): a group follows the cases opened from it, and any case an
 //!   admin follows with `关注`. Per-group settings say which severities and kinds are pushed.
-//! - **The watcher** ([`watch`]): polls AWS (one DescribeCases per 100 followed cases), or is
+//! - **The watcher** (`watch.rs`): polls AWS (one DescribeCases per 100 followed cases), or is
 //!   told by an EventBridge "Support Case Update" event which case to look at.
-//! - **Cursors** ([`updates`]): per case, the last status and the newest communication seen.
+//! - **Cursors** (`updates.rs`): per case, the last status and the newest communication seen.
 //!   What is newer than the cursor is an update. The cursor moves by compare-and-set together
-//!   with the outbox entries of its updates ([`crate::RecordSwap`]), so two pollers, a
+//!   with the outbox entries of its updates (`RecordSwap`), so two pollers, a
 //!   redelivered event or a restart never tell a group twice, and a crash between the two
 //!   cannot lose an update.
-//! - **Messages** ([`message`]): markdown with the robot's keyword, the group's time zone, the
+//! - **Messages** (`message.rs`): markdown with the robot's keyword, the group's time zone, the
 //!   console link of the partition, an @-mention of the opener, and how to answer.
 
 pub(crate) mod commands;
@@ -80,7 +80,8 @@ pub struct NotifyConfig {
     /// A word every pushed message contains: the group robot's security keyword.
     #[arg(long, env = "CASE_BOT_KEYWORD", default_value = "AWS")]
     pub keyword: String,
-    /// The groups' time zone, as an offset from UTC (`+08:00`).
+    /// The groups' time zone, as an offset from UTC (`+08:00`); a group may set its own
+    /// (`通知 时区 +09:00`).
     #[arg(long = "time-zone", env = "CASE_BOT_TIME_ZONE", default_value = "+08:00", value_parser = utc_offset)]
     pub time_zone_minutes: i32,
     /// Remind a group when a case has waited on the customer this long (`4h`; off by
@@ -125,23 +126,8 @@ fn duration(value: &str) -> Result<Duration, String> {
 
 /// `+08:00`, `-05:30`, `UTC+8` or `8`: minutes east of UTC.
 fn utc_offset(value: &str) -> Result<i32, String> {
-    let err = || format!("`{value}` is not a UTC offset such as +08:00");
-    let text = value.trim();
-    let text = text
-        .strip_prefix("UTC")
-        .or_else(|| text.strip_prefix("utc"))
-        .unwrap_or(text);
-    let (sign, rest) = match text.strip_prefix('-') {
-        Some(rest) => (-1, rest),
-        None => (1, text.strip_prefix('+').unwrap_or(text)),
-    };
-    let (hours, minutes) = rest.split_once(':').unwrap_or((rest, "0"));
-    let hours: i32 = hours.parse().map_err(|_| err())?;
-    let minutes: i32 = minutes.parse().map_err(|_| err())?;
-    if hours > 14 || minutes > 59 {
-        return Err(err());
-    }
-    Ok(sign * (hours * 60 + minutes))
+    support_commands::parse_utc_offset(value)
+        .ok_or_else(|| format!("`{value}` is not a UTC offset such as +08:00"))
 }
 
 #[cfg(test)]

@@ -216,14 +216,14 @@ impl Watch<'_> {
                 Update::Status { .. } | Update::Reminder { .. } => group.status,
             })
             .collect();
-        (!wanted.is_empty()).then(|| {
-            case_update(
-                &self.style,
-                case,
-                &wanted,
-                follow.opener_staff_id.as_deref(),
-            )
-        })
+        let style = Style {
+            time_zone_minutes: group
+                .time_zone_minutes
+                .unwrap_or(self.style.time_zone_minutes),
+            ..self.style
+        };
+        (!wanted.is_empty())
+            .then(|| case_update(&style, case, &wanted, follow.opener_staff_id.as_deref()))
     }
 
     /// A case's communications back to the cursor (DescribeCommunications, newest first).

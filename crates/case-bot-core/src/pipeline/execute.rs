@@ -180,6 +180,8 @@ pub(crate) struct Deps<'a> {
     pub(crate) records: &'a dyn RecordStore,
     pub(crate) policy: &'a Policy,
     pub(crate) lang: Lang,
+    /// The deployment's time zone (pushed messages).
+    pub(crate) time_zone_minutes: i32,
 }
 
 /// The language code of the Support API's catalogue and severity names.
@@ -340,6 +342,7 @@ async fn notification(
         links: deps.store,
         records: deps.records,
         admins_configured: deps.policy.has_admins(),
+        time_zone_minutes: deps.time_zone_minutes,
     };
     let done = match command {
         Command::Follow { case } => commands::follow(&notify, origin, actor, &case).await,
@@ -529,6 +532,7 @@ mod tests {
                 records: &records,
                 policy: &self.policy,
                 lang: Lang::Zh,
+                time_zone_minutes: 480,
             };
             let origin = Origin {
                 nick: "张三".into(),

@@ -6,7 +6,7 @@ mod error;
 use crate::error::Error;
 
 use self::create::{Field, key_value, parse_cc, parse_create};
-use crate::command::{Command, CommandKind, NotifyChange, NotifyLevel};
+use crate::command::{Command, CommandKind, NotifyChange, NotifyLevel, parse_utc_offset};
 use crate::help::COMMANDS;
 use crate::model::CaseRef;
 
@@ -206,7 +206,7 @@ fn parse_list(after: &str) -> Result<Command, Error> {
 
 /// `通知` alone, a level (`all`/`high`/`none`), or a kind and `开`/`关` (`on`/`off`).
 fn parse_notify(after: &str) -> Result<Command, Error> {
-    const EXPECTED: &str = "all | high | none | 回复 开/关 (replies on/off) | 状态 开/关 (status on/off) | 新工单 开/关 (new-cases on/off)";
+    const EXPECTED: &str = "all | high | none | 回复 开/关 (replies on/off) | 状态 开/关 (status on/off) | 新工单 开/关 (new-cases on/off) | 时区 +08:00 (time-zone +08:00)";
     let words: Vec<&str> = after
         .split(is_separator)
         .filter(|w| !w.is_empty())
@@ -225,6 +225,20 @@ fn parse_notify(after: &str) -> Result<Command, Error> {
         [level] if is(level, &["high", "高"]) => Some(NotifyChange::Level(NotifyLevel::High)),
         [level] if is(level, &["none", "无", "关闭", "off"]) => {
             Some(NotifyChange::Level(NotifyLevel::None))
+        }
+        // `:` separates words too: `+09:00` arrives as `+09`, `00`.
+        [kind, value @ ..] if is(kind, &["时区", "time-zone", "timezone"]) => {
+            let value = value.join(":");
+            match parse_utc_offset(&value) {
+                Some(minutes) => Some(NotifyChange::TimeZone(minutes)),
+                None => {
+                    return Err(Error::InvalidValue {
+                        field: "时区",
+                        value: value.chars().take(100).collect(),
+                        expected: "+08:00, -05:30 or UTC+8",
+                    });
+                }
+            }
         }
         [kind, value] => {
             let on = switch(Some(value));
