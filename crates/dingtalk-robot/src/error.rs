@@ -212,6 +212,9 @@ pub enum Error {
         /// The limit.
         max: usize,
     },
+    /// The Stream mode WebSocket could not be opened or failed.
+    #[error("the Stream connection failed: {0}")]
+    Stream(String),
     /// The sender's API base is not an absolute http(s) URL.
     #[error("the DingTalk API base is not an absolute http(s) URL")]
     InvalidApiBase,

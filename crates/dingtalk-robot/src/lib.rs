@@ -22,7 +22,8 @@
 //! | [`OutboundMessage`] | text, markdown, link, actionCard, feedCard; splitting long content | always |
 //! | [`Sender`] | posts to a `sessionWebhook` or a custom robot webhook | `sender` (default) |
 //! | [`RobotGroup`], [`AppCredentials`] | posts to a group through the robot OpenAPI (no webhook needed) | `sender` (default) |
-//! | `testing::FakeDingTalk` | a fake DingTalk on 127.0.0.1 for tests | `testing` |
+//! | [`StreamClient`] | Stream mode: messages over an outbound WebSocket, no public URL | `stream` |
+//! | `testing::FakeDingTalk` | a fake DingTalk on 127.0.0.1 for tests (with a Stream gateway) | `testing` |
 //!
 //! No item of this crate prints a secret, access token, signature or session URL in its
 //! `Debug` output, its errors or its logs.
@@ -37,6 +38,8 @@ mod secret;
 #[cfg(feature = "sender")]
 mod sender;
 mod signature;
+#[cfg(feature = "stream")]
+mod stream;
 #[cfg(feature = "sender")]
 mod target;
 #[cfg(feature = "testing")]
@@ -61,6 +64,11 @@ pub use sender::{DEFAULT_API_BASE, RateLimit, RetryPolicy, Sender, SenderBuilder
 pub use signature::{
     CallbackVerifier, Clock, DEFAULT_WINDOW, SIGN_HEADER, TIMESTAMP_HEADER, now_ms, sign,
     webhook_sign,
+};
+#[cfg(feature = "stream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stream")))]
+pub use stream::{
+    BOT_MESSAGE_TOPIC, StreamAck, StreamClient, StreamMessage, StreamOptions, StreamState,
 };
 #[cfg(feature = "sender")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sender")))]

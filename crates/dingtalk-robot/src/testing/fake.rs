@@ -115,6 +115,8 @@ impl FakeDingTalkBuilder {
             block: self.block,
             base_url: format!("http://{addr}"),
             sessions: SessionKey::random(),
+            #[cfg(feature = "stream")]
+            gateway: super::gateway::Gateway::start().await?,
         });
         let task_state = Arc::clone(&state);
         let task = tokio::spawn(async move {
@@ -298,6 +300,171 @@ impl FakeDingTalk {
                 return self.messages();
             }
         }
+    }
+
+    /// Stream gateway: pushes a robot-message frame whose `data` is this callback's body to
+    /// the newest connection; its `messageId`, or `None` with no connection.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fake = dingtalk_robot::testing::FakeDingTalk::start().await.unwrap();
+    /// assert!(fake.stream_push(&fake.callback("帮助").json()).is_none()); // nobody connected
+    /// # }
+    /// ```
+    #[cfg(feature = "stream")]
+    #[must_use]
+    pub fn stream_push(&self, data: &serde_json::Value) -> Option<String> {
+        self.state.gateway.push(data)
+    }
+
+    /// Stream gateway: pushes again every frame no ACK answered, as DingTalk's redelivery;
+    /// how many.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fake = dingtalk_robot::testing::FakeDingTalk::start().await.unwrap();
+    /// assert_eq!(fake.stream_redeliver_unacked(), 0);
+    /// # }
+    /// ```
+    #[cfg(feature = "stream")]
+    pub fn stream_redeliver_unacked(&self) -> usize {
+        self.state.gateway.redeliver_unacked()
+    }
+
+    /// Stream gateway: a `ping` system frame with `opaque` to the newest connection.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fake = dingtalk_robot::testing::FakeDingTalk::start().await.unwrap();
+    /// assert!(!fake.stream_ping("o1"));
+    /// # }
+    /// ```
+    #[cfg(feature = "stream")]
+    pub fn stream_ping(&self, opaque: &str) -> bool {
+        self.state.gateway.ping(opaque)
+    }
+
+    /// Stream gateway: the ACKs received.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fake = dingtalk_robot::testing::FakeDingTalk::start().await.unwrap();
+    /// assert!(fake.stream_acks().is_empty());
+    /// # }
+    /// ```
+    #[cfg(feature = "stream")]
+    #[must_use]
+    pub fn stream_acks(&self) -> Vec<super::StreamAckSeen> {
+        self.state.gateway.acks()
+    }
+
+    /// Stream gateway: open connections.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fake = dingtalk_robot::testing::FakeDingTalk::start().await.unwrap();
+    /// assert_eq!(fake.stream_connections(), 0);
+    /// # }
+    /// ```
+    #[cfg(feature = "stream")]
+    #[must_use]
+    pub fn stream_connections(&self) -> usize {
+        self.state.gateway.connections()
+    }
+
+    /// Stream gateway: tickets handed out.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fake = dingtalk_robot::testing::FakeDingTalk::start().await.unwrap();
+    /// assert_eq!(fake.stream_tickets(), 0);
+    /// # }
+    /// ```
+    #[cfg(feature = "stream")]
+    #[must_use]
+    pub fn stream_tickets(&self) -> usize {
+        self.state.gateway.tickets_issued()
+    }
+
+    /// Stream gateway: waits until `check` holds (checked whenever a connection or an ACK
+    /// arrives, and every 50 ms), or `timeout`; whether it held.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fake = dingtalk_robot::testing::FakeDingTalk::start().await.unwrap();
+    /// assert!(fake.stream_wait(|f| f.stream_connections() == 0, std::time::Duration::from_millis(10)).await);
+    /// # }
+    /// ```
+    #[cfg(feature = "stream")]
+    pub async fn stream_wait(&self, check: impl Fn(&Self) -> bool, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if check(self) {
+                return true;
+            }
+            let changed = self.state.gateway.changed.notified();
+            let tick = tokio::time::sleep(Duration::from_millis(50));
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::select! {
+                () = changed => {}
+                () = tick => {}
+                () = tokio::time::sleep_until(deadline) => return check(self),
+            }
+        }
+    }
+
+    /// Stream gateway: sends `disconnect` to every connection and drops them `after` later.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fake = dingtalk_robot::testing::FakeDingTalk::start().await.unwrap();
+    /// fake.stream_disconnect(std::time::Duration::from_millis(100));
+    /// # }
+    /// ```
+    #[cfg(feature = "stream")]
+    pub fn stream_disconnect(&self, after: Duration) {
+        self.state.gateway.disconnect(after);
+    }
+
+    /// Stream gateway: drops every connection at once.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fake = dingtalk_robot::testing::FakeDingTalk::start().await.unwrap();
+    /// fake.stream_drop();
+    /// # }
+    /// ```
+    #[cfg(feature = "stream")]
+    pub fn stream_drop(&self) {
+        self.state.gateway.drop_all();
+    }
+
+    /// Stream gateway: while `down`, `connections/open` answers 503.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fake = dingtalk_robot::testing::FakeDingTalk::start().await.unwrap();
+    /// fake.stream_down(true);
+    /// # }
+    /// ```
+    #[cfg(feature = "stream")]
+    pub fn stream_down(&self, down: bool) {
+        self.state.gateway.set_down(down);
+    }
+
+    /// Stream gateway: while muted, connections are not read, so pings go unanswered.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fake = dingtalk_robot::testing::FakeDingTalk::start().await.unwrap();
+    /// fake.stream_mute(true);
+    /// # }
+    /// ```
+    #[cfg(feature = "stream")]
+    pub fn stream_mute(&self, muted: bool) {
+        self.state.gateway.mute(muted);
     }
 
     /// Forgets every OpenAPI access token handed out, as when they expire: the next group

@@ -27,11 +27,15 @@ use serde_json::Value;
 
 mod callback;
 mod fake;
+#[cfg(feature = "stream")]
+mod gateway;
 mod openapi;
 mod server;
 
 pub use callback::CallbackBuilder;
 pub use fake::{FakeDingTalk, FakeDingTalkBuilder};
+#[cfg(feature = "stream")]
+pub use gateway::StreamAckSeen;
 
 /// Which webhook a message arrived on.
 ///

@@ -43,6 +43,9 @@ pub(super) struct Shared {
     pub(super) base_url: String,
     /// Signs and checks the session webhooks of the callbacks it builds.
     pub(super) sessions: SessionKey,
+    /// The Stream gateway.
+    #[cfg(feature = "stream")]
+    pub(super) gateway: std::sync::Arc<super::gateway::Gateway>,
 }
 
 impl State {
@@ -160,6 +163,18 @@ impl Shared {
         }
         let result = match path.as_str() {
             "/v1.0/oauth2/accessToken" => return self.access_token(&body),
+            #[cfg(feature = "stream")]
+            "/v1.0/gateway/connections/open" => {
+                let body: Value = serde_json::from_slice(&body).unwrap_or_default();
+                let known = self
+                    .lock()
+                    .apps
+                    .get(body["clientId"].as_str().unwrap_or_default())
+                    .is_some_and(|app| {
+                        Some(app.app_secret.as_str()) == body["clientSecret"].as_str()
+                    });
+                return self.gateway.open(known);
+            }
             "/v1.0/robot/groupMessages/send" => return self.group_send(&token, &body),
             "/robot/send" => self.robot_send(&query, &body),
             "/robot/sendBySession" => self.session_send(&query, &body),
