@@ -7,6 +7,7 @@ mod listen;
 mod local_dingtalk;
 mod say;
 mod serve;
+mod stream;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,6 +47,9 @@ pub(crate) enum Failure {
         path: PathBuf,
         source: case_bot_core::Error,
     },
+    /// Stream mode could not start or stopped for good (bad app key or secret).
+    #[error("stream mode: {0}")]
+    Stream(#[from] dingtalk_robot::Error),
     /// The address could not be listened on.
     #[error("cannot listen on {addr}: {source}")]
     Listen {

@@ -8,16 +8,20 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use case_bot_core::{
-    CALLBACK_PATH, CallbackService, CaseBot, Config, DynamoStore, SecretSource, SecretsFrom,
-    SecretsManagerSource, SqliteStore, StaticSecrets, Store, SupportBackend, other_route,
+    CALLBACK_PATH, CallbackService, CaseBot, Config, DynamoStore, READY_PATH, SecretSource,
+    SecretsFrom, SecretsManagerSource, SqliteStore, StaticSecrets, Store, SupportBackend,
+    other_route,
 };
 use clap::{Args, ValueEnum};
-use dingtalk_robot::AppSecret;
+use dingtalk_robot::{AppSecret, StreamClient, StreamState};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use support_commands::{AwsSupport, AwsSupportConfig, Sandbox, SandboxConfig, SupportApi};
 
+use tokio::sync::watch;
+
 use crate::listen::{Limits, serve};
+use crate::stream::Mode;
 use crate::{DEV_APP_SECRET, Failure};
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -63,6 +67,33 @@ pub(crate) struct ServeArgs {
     /// Sandbox: seconds until the simulated AWS engineer answers.
     #[arg(long, env = "CASE_BOT_SANDBOX_REPLY_AFTER", default_value_t = 30)]
     sandbox_reply_after: u64,
+    /// How DingTalk's messages arrive: `http` callbacks on --listen (a public URL), or
+    /// `stream`, an outbound WebSocket authenticated with the app key and secret (no public
+    /// URL, no exit IP). --listen still serves /healthz and /readyz.
+    #[arg(
+        long,
+        env = "CASE_BOT_MODE",
+        value_enum,
+        ignore_case = true,
+        default_value = "http"
+    )]
+    mode: Mode,
+    /// Test knob: milliseconds of silence after which the Stream client pings.
+    #[arg(
+        long,
+        env = "CASE_BOT_STREAM_PING_MS",
+        default_value_t = 60_000,
+        hide = true
+    )]
+    stream_ping_ms: u64,
+    /// Test knob: the first Stream reconnect backoff, in milliseconds.
+    #[arg(
+        long,
+        env = "CASE_BOT_STREAM_BACKOFF_MS",
+        default_value_t = 10_000,
+        hide = true
+    )]
+    stream_backoff_ms: u64,
 }
 
 fn init_logs(format: LogFormat) {
@@ -139,6 +170,8 @@ fn sandbox_pushes(notify: &mut case_bot_core::NotifyConfig) {
 struct App {
     bot: CaseBot,
     callback: CallbackService,
+    /// Stream mode's connection state, for /readyz.
+    stream: Option<watch::Receiver<StreamState>>,
 }
 
 impl hyper::service::Service<hyper::Request<Incoming>> for App {
@@ -155,10 +188,34 @@ impl hyper::service::Service<hyper::Request<Incoming>> for App {
                     let mut callback = app.callback;
                     tower_service::Service::call(&mut callback, request).await?
                 }
+                READY_PATH if request.method() == hyper::Method::GET && app.stream.is_some() => {
+                    stream_readiness(&app).await
+                }
                 path => other_route(&app.bot, request.method(), path).await,
             })
         })
     }
+}
+
+/// `/readyz` in Stream mode: the bot's readiness and the connection's; not ready while
+/// disconnected.
+async fn stream_readiness(app: &App) -> hyper::Response<Full<Bytes>> {
+    let readiness = app.bot.readiness().await;
+    let (connected, stream) = app
+        .stream
+        .as_ref()
+        .map(crate::stream::readiness)
+        .unwrap_or_default();
+    let mut body = serde_json::to_value(&readiness).unwrap_or_default();
+    let ready = readiness.ready && connected;
+    body["ready"] = ready.into();
+    body["stream"] = stream;
+    let status = if ready {
+        hyper::StatusCode::OK
+    } else {
+        hyper::StatusCode::SERVICE_UNAVAILABLE
+    };
+    case_bot_core::json_response(status, &body)
 }
 
 /// Runs `case-bot serve` until SIGTERM or Ctrl-C.
@@ -185,6 +242,26 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         None
     };
     let secrets = secrets(&config, sdk.as_ref()).await?;
+    let stream_client = match args.mode {
+        Mode::Http => None,
+        Mode::Stream => {
+            let keys = secrets.load().await.map_err(Failure::Config)?;
+            let app_key = keys.app_key.or_else(|| config.notify.app_key.clone()).ok_or(
+                Failure::Usage(
+                    "--mode stream needs the app key (Client ID): set DINGTALK_APP_KEY or the secret's app_key",
+                ),
+            )?;
+            Some(crate::stream::client(
+                app_key,
+                keys.app_secret,
+                &config.notify.dingtalk_openapi_base,
+                crate::stream::Knobs {
+                    ping_after_idle: Duration::from_millis(args.stream_ping_ms.max(1)),
+                    backoff_start: Duration::from_millis(args.stream_backoff_ms.max(1)),
+                },
+            ))
+        }
+    };
     let support: Arc<dyn SupportApi> = match (config.support, &sdk) {
         (SupportBackend::Aws, Some(sdk)) => Arc::new(AwsSupport::from_sdk_config(
             sdk,
@@ -213,6 +290,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     if sandbox {
         sandbox_pushes(&mut config.notify);
     }
+    let mode_name = match args.mode {
+        Mode::Http => "http",
+        Mode::Stream => "stream",
+    };
     let reply = config.reply;
     let support_name = match config.support {
         SupportBackend::Aws => "aws",
@@ -230,6 +311,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     let app = App {
         callback: CallbackService::new(bot.clone()).body_timeout(read_timeout),
         bot: bot.clone(),
+        stream: stream_client.as_ref().map(StreamClient::state),
     };
     let limits = Limits {
         max_connections: args.max_connections,
@@ -240,7 +322,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
     };
     let ready = move |addr: SocketAddr| {
         println!(
-            "case-bot listening on http://{addr}{CALLBACK_PATH} (support: {support_name}, reply: {}, ready in {} ms)",
+            "case-bot listening on http://{addr}{CALLBACK_PATH} (mode: {mode_name}, support: {support_name}, reply: {}, ready in {} ms)",
             reply
                 .to_possible_value()
                 .map(|v| v.get_name().to_owned())
@@ -254,7 +336,32 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
             );
         }
     };
-    serve(args.listen, app, limits, ready).await?;
+    let server = serve(args.listen, app, limits, ready);
+    match stream_client {
+        None => server.await?,
+        Some(client) => {
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let mut receiving = tokio::spawn(crate::stream::run(client, bot.clone(), async {
+                let _ = stopped.await;
+            }));
+            tokio::pin!(server);
+            tokio::select! {
+                served = &mut server => {
+                    // SIGTERM: stop taking frames; the handlers started finish and ACK.
+                    let _ = stop.send(());
+                    let _ = receiving.await;
+                    served?;
+                }
+                ended = &mut receiving => {
+                    bot.drain(Duration::from_secs(10)).await;
+                    return match ended {
+                        Ok(Err(err)) => Err(Failure::Stream(err)),
+                        _ => Err(Failure::Usage("the Stream client stopped")),
+                    };
+                }
+            }
+        }
+    }
     // Commands running get a moment to finish; what they or the courier leave is durable
     // (claims are recovered, the outbox resumes at the next start).
     if !bot.drain(Duration::from_secs(10)).await {
