@@ -32,16 +32,16 @@ fn client(fake: &FakeDingTalk, secret: &str) -> StreamClient {
         )
 }
 
-/// Runs `client` in the background, recording each message's text; `leave` texts are left
-/// unacknowledged the first time. Stop with the returned sender.
-fn run(
-    client: StreamClient,
-    leave: &'static str,
-) -> (
+/// The texts seen, the stop switch and the client's task.
+type Running = (
     Arc<Mutex<Vec<String>>>,
     oneshot::Sender<()>,
     tokio::task::JoinHandle<Result<(), dingtalk_robot::Error>>,
-) {
+);
+
+/// Runs `client` in the background, recording each message's text; `leave` texts are left
+/// unacknowledged the first time. Stop with the returned sender.
+fn run(client: StreamClient, leave: &'static str) -> Running {
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let record = Arc::clone(&seen);

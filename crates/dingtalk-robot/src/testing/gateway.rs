@@ -113,6 +113,8 @@ impl Gateway {
         )
     }
 
+    // The handshake callback's signature is tungstenite's.
+    #[allow(clippy::result_large_err)]
     async fn serve(self: Arc<Self>, stream: tokio::net::TcpStream) {
         let check =
             |request: &WsRequest, response: WsResponse| -> Result<WsResponse, ErrorResponse> {
