@@ -201,3 +201,101 @@ async fn a_wrong_app_secret_exits_non_zero_naming_the_app_key_and_no_secret() {
     );
     assert!(!stderr.contains("not-the-secret"), "{stderr}");
 }
+
+#[tokio::test]
+async fn two_stream_instances_on_one_dynamodb_table_act_once_for_a_message_both_receive() {
+    let moto = MotoServer::start();
+    let fake = fake().await;
+    let table = "casebot-stream-shared";
+    case_bot_core::DynamoStore::new(&moto.sdk_config().await, table)
+        .create_table()
+        .await
+        .unwrap();
+    let base = fake.base_url();
+    let start = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_case-bot"));
+        command
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--mode",
+                "stream",
+                "--support",
+                "aws",
+            ])
+            .args(["--state", &format!("dynamodb:{table}")])
+            .args(["--dingtalk-api-base", &base])
+            .env("DINGTALK_APP_SECRET", APP_SECRET)
+            .env("DINGTALK_APP_KEY", APP_KEY)
+            .env("DINGTALK_OPENAPI_BASE", &base)
+            .env("CASE_BOT_WATCH_INTERVAL", "0")
+            .envs(moto.env())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        spawn_bot(&mut command)
+    };
+    let a = start();
+    let b = start();
+    assert!(
+        fake.stream_wait(|f| f.stream_connections() == 2, WAIT)
+            .await
+    );
+    let data = fake
+        .callback("提工单\nsubject:shared stream\nbody:b\nseverityCode:low\nserviceCode:amazon-elastic-compute-cloud-linux\ncategoryCode:other")
+        .group("cidOps", "运维值班")
+        .json();
+    assert_eq!(fake.stream_push_all(&data), 2);
+    assert!(
+        fake.stream_wait(|f| f.stream_acks().len() == 2, WAIT).await,
+        "each delivery is acknowledged"
+    );
+    assert_eq!(replies_containing(&fake, "创建工单成功", 1).await, 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        replies_containing(&fake, "创建工单成功", 1).await,
+        1,
+        "{:?}",
+        fake.texts()
+    );
+    assert_eq!(moto_cases(&moto).await.len(), 1);
+    a.stop_gracefully();
+    b.stop_gracefully();
+}
+
+#[tokio::test]
+async fn sigterm_while_a_create_runs_still_delivers_its_reply_once() {
+    let moto = MotoServer::start();
+    let fake = fake().await;
+    let state = temp_state("stream-sigterm");
+    let bot = stream_bot(&fake, Some(&moto), &state);
+    assert!(
+        fake.stream_wait(|f| f.stream_connections() == 1, WAIT)
+            .await
+    );
+    moto.delay_create_case(1.5).unwrap();
+    push(
+        &fake,
+        "提工单\nsubject:sigterm stream\nbody:b\nseverityCode:low\nserviceCode:amazon-elastic-compute-cloud-linux\ncategoryCode:other",
+    );
+    assert!(
+        fake.stream_wait(|f| f.stream_acks().len() == 1, WAIT).await,
+        "acknowledged once claimed"
+    );
+    bot.stop_gracefully();
+    moto.delay_create_case(0.0).unwrap();
+    // Delivered before the exit, or from the outbox after the next start.
+    if replies_containing(&fake, "创建工单成功", 1).await == 0 {
+        let again = stream_bot(&fake, Some(&moto), &state);
+        assert_eq!(replies_containing(&fake, "创建工单成功", 1).await, 1);
+        again.stop_gracefully();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        replies_containing(&fake, "创建工单成功", 1).await,
+        1,
+        "{:?}",
+        fake.texts()
+    );
+    assert_eq!(moto_cases(&moto).await.len(), 1);
+}

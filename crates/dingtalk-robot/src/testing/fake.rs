@@ -317,6 +317,20 @@ impl FakeDingTalk {
         self.state.gateway.push(data)
     }
 
+    /// Stream gateway: pushes the same message to every connection, as at-least-once delivery
+    /// may; how many connections got it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let fake = dingtalk_robot::testing::FakeDingTalk::start().await.unwrap();
+    /// assert_eq!(fake.stream_push_all(&fake.callback("帮助").json()), 0);
+    /// # }
+    /// ```
+    #[cfg(feature = "stream")]
+    pub fn stream_push_all(&self, data: &serde_json::Value) -> usize {
+        self.state.gateway.push_all(data)
+    }
+
     /// Stream gateway: pushes again every frame no ACK answered, as DingTalk's redelivery;
     /// how many.
     ///

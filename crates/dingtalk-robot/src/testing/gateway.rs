@@ -32,6 +32,8 @@ pub struct StreamAckSeen {
     pub message_id: String,
     /// The ACK's `code`.
     pub code: i64,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 enum Command {
@@ -181,13 +183,27 @@ impl Gateway {
                 .unwrap_or_default()
                 .to_owned(),
             code: value["code"].as_i64().unwrap_or_default(),
+            at: std::time::Instant::now(),
         };
         self.lock().acks.push(ack);
         self.changed.notify_waiters();
     }
 
+    /// Sends a robot-message frame with `data` to every connection (at-least-once delivery
+    /// handing one message to several clients); how many got it.
+    pub(super) fn push_all(&self, data: &Value) -> usize {
+        let count = self.connections();
+        (0..count)
+            .filter(|&index| self.push_to(data, Some(index)).is_some())
+            .count()
+    }
+
     /// Sends a robot-message frame with `data` to the newest connection; its `messageId`.
     pub(super) fn push(&self, data: &Value) -> Option<String> {
+        self.push_to(data, None)
+    }
+
+    fn push_to(&self, data: &Value, index: Option<usize>) -> Option<String> {
         let mut state = self.lock();
         state.connections.retain(|c| !c.is_closed());
         state.next += 1;
@@ -198,7 +214,10 @@ impl Gateway {
                         "topic": "/v1.0/im/bot/messages/get"},
             "data": data.to_string()});
         state.pushed.push((id.clone(), data.clone()));
-        let connection = state.connections.last()?;
+        let connection = match index {
+            Some(index) => state.connections.get(index)?,
+            None => state.connections.last()?,
+        };
         connection.send(Command::Send(frame.to_string())).ok()?;
         Some(id)
     }
