@@ -73,3 +73,30 @@ async fn badly_signed_callback_gets_401_and_no_reply() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(fake.messages().is_empty());
 }
+
+#[tokio::test]
+async fn the_stream_echo_robot_answers_a_message_pushed_over_the_gateway() {
+    let fake = FakeDingTalk::builder()
+        .app(dingtalk_robot::testing::FakeApp::new("dingecho", SECRET))
+        .start()
+        .await
+        .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stream-echo"))
+        .env("DINGTALK_APP_KEY", "dingecho")
+        .env("DINGTALK_APP_SECRET", SECRET)
+        .env("DINGTALK_OPENAPI_BASE", fake.base_url())
+        .env("DINGTALK_API_BASE", fake.base_url())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        fake.stream_wait(|f| f.stream_connections() == 1, Duration::from_secs(10))
+            .await
+    );
+    assert!(fake.stream_push(&fake.callback("你好").json()).is_some());
+    let got = fake.wait_for_messages(1, Duration::from_secs(10)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].text(), "echo: 你好");
+}

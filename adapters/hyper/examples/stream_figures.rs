@@ -6,7 +6,12 @@
 //! 3. the process's RSS while its connection idles, sampled every 30 s for N minutes.
 //!
 //! Run with `scripts/stream-figures [idle-minutes]` (default 10).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    missing_docs
+)]
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
@@ -33,17 +38,34 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let idle_minutes: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10);
+    let idle_minutes: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10);
     let fake = FakeDingTalk::builder()
         .app(FakeApp::new(KEY, SECRET))
         .rate_limit(1_000_000, Duration::from_secs(60))
         .start()
         .await
         .unwrap();
-    let bin = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("case-bot");
-    let state = std::env::temp_dir().join(format!("casebot-stream-figures-{}.db", std::process::id()));
+    let bin = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("case-bot");
+    let state =
+        std::env::temp_dir().join(format!("casebot-stream-figures-{}.db", std::process::id()));
     let mut child = Command::new(bin)
-        .args(["serve", "--listen", "127.0.0.1:0", "--mode", "stream", "--state"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--mode",
+            "stream",
+            "--state",
+        ])
         .arg(&state)
         .env("DINGTALK_APP_SECRET", SECRET)
         .env("DINGTALK_APP_KEY", KEY)
@@ -57,9 +79,14 @@ async fn main() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     assert!(line.contains("listening"), "{line}");
-    assert!(fake.stream_wait(|f| f.stream_connections() == 1, Duration::from_secs(10)).await);
+    assert!(
+        fake.stream_wait(|f| f.stream_connections() == 1, Duration::from_secs(10))
+            .await
+    );
 
     // 1. Frame → ACK.
     let mut latencies = Vec::with_capacity(1_000);
@@ -72,10 +99,17 @@ async fn main() {
         let pushed = Instant::now();
         let id = fake.stream_push(&data).unwrap();
         assert!(
-            fake.stream_wait(|f| f.stream_acks().iter().any(|a| a.message_id == id), Duration::from_secs(10))
-                .await
+            fake.stream_wait(
+                |f| f.stream_acks().iter().any(|a| a.message_id == id),
+                Duration::from_secs(10)
+            )
+            .await
         );
-        let ack = fake.stream_acks().into_iter().find(|a| a.message_id == id).unwrap();
+        let ack = fake
+            .stream_acks()
+            .into_iter()
+            .find(|a| a.message_id == id)
+            .unwrap();
         latencies.push(ack.at.duration_since(pushed));
     }
     latencies.sort();
@@ -94,8 +128,11 @@ async fn main() {
         let asked = Instant::now();
         fake.stream_disconnect(Duration::from_secs(1));
         assert!(
-            fake.stream_wait(|f| f.stream_tickets() > tickets && f.stream_connections() >= 1, Duration::from_secs(10))
-                .await
+            fake.stream_wait(
+                |f| f.stream_tickets() > tickets && f.stream_connections() >= 1,
+                Duration::from_secs(10)
+            )
+            .await
         );
         reconnects.push(asked.elapsed());
         tokio::time::sleep(Duration::from_millis(1_200)).await;
@@ -113,7 +150,11 @@ async fn main() {
     let mut samples = Vec::new();
     for _ in 0..=(idle_minutes * 2) {
         samples.push(rss_kib(pid));
-        println!("idle RSS at {:>4} s: {} KiB", (samples.len() - 1) * 30, samples[samples.len() - 1]);
+        println!(
+            "idle RSS at {:>4} s: {} KiB",
+            (samples.len() - 1) * 30,
+            samples[samples.len() - 1]
+        );
         if samples.len() as u64 > idle_minutes * 2 {
             break;
         }
@@ -127,7 +168,9 @@ async fn main() {
         samples.iter().max().unwrap(),
         fake.stream_connections() == 1
     );
-    let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
     let _ = child.wait();
     let _ = std::fs::remove_file(&state);
 }
