@@ -18,7 +18,7 @@ use crate::signature::sign;
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
-/// Builds one signed callback request (see [`FakeDingTalk::callback`]).
+/// Builds one signed callback request (see [`FakeDingTalk::callback`](super::FakeDingTalk::callback)).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
