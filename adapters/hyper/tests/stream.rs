@@ -56,16 +56,23 @@ async fn replies_containing(fake: &FakeDingTalk, needle: &str, count: usize) -> 
     found(fake)
 }
 
+/// Waits until the gateway has `count` connections.
+async fn connected(fake: &FakeDingTalk, count: usize) {
+    assert!(
+        fake.stream_wait(|f| f.stream_connections() == count, WAIT)
+            .await,
+        "{} connections, not {count}",
+        fake.stream_connections()
+    );
+}
+
 #[tokio::test]
 async fn a_message_over_stream_gets_a_reply_and_a_create_makes_one_case_even_delivered_twice() {
     let moto = MotoServer::start();
     let fake = fake().await;
     let state = temp_state("stream-create");
     let bot = stream_bot(&fake, Some(&moto), &state);
-    assert!(
-        fake.stream_wait(|f| f.stream_connections() == 1, WAIT)
-            .await
-    );
+    connected(&fake, 1).await;
     let (status, ready) = bot.readyz().await;
     assert_eq!(
         (status, &ready["stream"]["connected"]),
@@ -99,10 +106,7 @@ async fn after_disconnect_and_a_dropped_socket_the_bot_reconnects_and_keeps_answ
     let fake = fake().await;
     let state = temp_state("stream-disconnect");
     let bot = stream_bot(&fake, None, &state);
-    assert!(
-        fake.stream_wait(|f| f.stream_connections() == 1, WAIT)
-            .await
-    );
+    connected(&fake, 1).await;
     fake.stream_disconnect(Duration::from_millis(300));
     assert!(
         fake.stream_wait(
@@ -149,10 +153,7 @@ async fn a_gateway_down_at_start_is_retried_and_a_silent_connection_is_replaced(
     );
     assert_eq!(bot.health_status().await, 200, "liveness is not readiness");
     fake.stream_down(false);
-    assert!(
-        fake.stream_wait(|f| f.stream_connections() == 1, WAIT)
-            .await
-    );
+    connected(&fake, 1).await;
     push(&fake, "帮助");
     assert_eq!(replies_containing(&fake, "AWS-[", 1).await, 1);
     // The gateway stops answering: no pong, a new connection.
@@ -237,10 +238,7 @@ async fn two_stream_instances_on_one_dynamodb_table_act_once_for_a_message_both_
     };
     let a = start();
     let b = start();
-    assert!(
-        fake.stream_wait(|f| f.stream_connections() == 2, WAIT)
-            .await
-    );
+    connected(&fake, 2).await;
     let data = fake
         .callback("提工单\nsubject:shared stream\nbody:b\nseverityCode:low\nserviceCode:amazon-elastic-compute-cloud-linux\ncategoryCode:other")
         .group("cidOps", "运维值班")
@@ -269,10 +267,7 @@ async fn sigterm_while_a_create_runs_still_delivers_its_reply_once() {
     let fake = fake().await;
     let state = temp_state("stream-sigterm");
     let bot = stream_bot(&fake, Some(&moto), &state);
-    assert!(
-        fake.stream_wait(|f| f.stream_connections() == 1, WAIT)
-            .await
-    );
+    connected(&fake, 1).await;
     moto.delay_create_case(1.5).unwrap();
     push(
         &fake,

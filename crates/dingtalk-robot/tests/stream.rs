@@ -71,16 +71,23 @@ fn run(client: StreamClient, leave: &'static str) -> Running {
     (seen, stop_tx, task)
 }
 
+/// Waits until the gateway has `count` connections.
+async fn connected(fake: &FakeDingTalk, count: usize) {
+    assert!(
+        fake.stream_wait(|f| f.stream_connections() == count, WAIT)
+            .await,
+        "{} connections, not {count}",
+        fake.stream_connections()
+    );
+}
+
 #[tokio::test]
 async fn a_pushed_message_reaches_the_handler_and_is_acknowledged() {
     let fake = fake().await;
     let client = client(&fake, SECRET);
     let state = client.state();
     let (seen, stop, task) = run(client, "");
-    assert!(
-        fake.stream_wait(|f| f.stream_connections() == 1, WAIT)
-            .await
-    );
+    connected(&fake, 1).await;
     let id = fake.stream_push(&fake.callback("帮助").json()).unwrap();
     assert!(
         fake.stream_wait(
@@ -113,10 +120,7 @@ async fn a_pushed_message_reaches_the_handler_and_is_acknowledged() {
 async fn after_disconnect_a_new_connection_with_a_new_ticket_takes_the_next_messages() {
     let fake = fake().await;
     let (seen, stop, task) = run(client(&fake, SECRET), "");
-    assert!(
-        fake.stream_wait(|f| f.stream_connections() == 1, WAIT)
-            .await
-    );
+    connected(&fake, 1).await;
     fake.stream_disconnect(Duration::from_millis(500));
     assert!(
         fake.stream_wait(
@@ -143,10 +147,7 @@ async fn a_gateway_down_at_start_is_retried_and_a_dead_connection_is_replaced() 
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(fake.stream_connections(), 0);
     fake.stream_down(false);
-    assert!(
-        fake.stream_wait(|f| f.stream_connections() == 1, WAIT)
-            .await
-    );
+    connected(&fake, 1).await;
     let tickets = fake.stream_tickets();
     // No pong: the client gives the connection up and opens another.
     fake.stream_mute(true);
@@ -179,10 +180,7 @@ async fn a_wrong_app_secret_stops_the_client_with_an_error_naming_the_app_key() 
 async fn a_message_left_unacknowledged_is_delivered_again_and_then_acknowledged() {
     let fake = fake().await;
     let (seen, stop, task) = run(client(&fake, SECRET), "查看 1");
-    assert!(
-        fake.stream_wait(|f| f.stream_connections() == 1, WAIT)
-            .await
-    );
+    connected(&fake, 1).await;
     let first = fake.stream_push(&fake.callback("查看 1").json()).unwrap();
     assert!(
         fake.stream_wait(|_| seen.lock().unwrap().len() == 1, WAIT)
