@@ -127,6 +127,15 @@ pub enum Error {
         /// The entry.
         value: String,
     },
+    /// A grammar error inside a command other than the one the error alone would suggest (a
+    /// `回复`'s `cc:` line): the reply shows that command's template.
+    #[error("{source}")]
+    InCommand {
+        /// The command the message started with.
+        command: crate::command::CommandKind,
+        /// What was wrong.
+        source: Box<Error>,
+    },
 }
 
 impl Error {

@@ -21,6 +21,7 @@ impl Error {
     #[must_use]
     pub fn command(&self) -> Option<CommandKind> {
         Some(match self {
+            Self::InCommand { command, .. } => *command,
             Self::MissingArgument { command, .. } | Self::InvalidCaseId { command, .. } => *command,
             Self::InvalidValue {
                 field: "工单列表",
@@ -42,10 +43,29 @@ impl Error {
         })
     }
 
+    /// `self`, marked as an error in `command` (whose template the reply shows), unless it
+    /// names that command already.
+    pub(crate) fn within(self, command: CommandKind) -> Self {
+        if self.command() == Some(command) || self.command().is_none() {
+            return self;
+        }
+        Self::InCommand {
+            command,
+            source: Box::new(self),
+        }
+    }
+
     /// For the grammar variants: what was wrong, then how to write it. Starts with `AWS-`.
     pub(crate) fn grammar_text(&self, lang: Lang) -> Option<String> {
+        match self {
+            Self::InCommand { command, source } => source.grammar_text_for(*command, lang),
+            _ => self.grammar_text_for(self.command()?, lang),
+        }
+    }
+
+    /// What was wrong, then the template of `command`.
+    fn grammar_text_for(&self, command: CommandKind, lang: Lang) -> Option<String> {
         let zh = lang == Lang::Zh;
-        let command = self.command()?;
         let what = match self {
             Self::MissingArgument { argument, .. } => {
                 if zh {

@@ -116,7 +116,7 @@ pub fn parse(text: &str) -> Result<Command, Error> {
             case: case_arg(kind, after)?,
         }),
         CommandKind::ListCases => parse_list(after),
-        CommandKind::Reply => parse_reply(after, rest),
+        CommandKind::Reply => parse_reply(after, rest).map_err(|e| e.within(kind)),
         CommandKind::Follow => Ok(Command::Follow {
             case: case_arg(kind, after)?,
         }),
@@ -124,7 +124,7 @@ pub fn parse(text: &str) -> Result<Command, Error> {
             case: case_arg(kind, after)?,
         }),
         CommandKind::Following => Ok(Command::Following),
-        CommandKind::Notify => parse_notify(after),
+        CommandKind::Notify => parse_notify(after).map_err(|e| e.within(kind)),
     }
 }
 
