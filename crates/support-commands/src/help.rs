@@ -239,3 +239,90 @@ fn write_help(lang: Lang) -> String {
     }
     out
 }
+
+/// The command a message that is not one most likely meant, if its first word is a near miss
+/// of a keyword (`查询ServiceCode: redshift` → [`CommandKind::LookupService`]).
+///
+/// ```
+/// use support_commands::{closest_command, CommandKind};
+/// assert_eq!(closest_command("查询ServiceCode: redshift"), Some(CommandKind::LookupService));
+/// assert_eq!(closest_command("reslove 123"), Some(CommandKind::Resolve));
+/// assert_eq!(closest_command("ec2"), None);
+/// assert_eq!(closest_command("你好"), None);
+/// ```
+#[must_use]
+pub fn closest_command(text: &str) -> Option<CommandKind> {
+    let head: String = text
+        .trim()
+        .chars()
+        .take_while(|c| !c.is_whitespace() && !matches!(c, ':' | '：' | ',' | '，'))
+        .flat_map(char::to_lowercase)
+        .collect();
+    let allowed = |len: usize| match len {
+        0..=4 => 1,
+        5..=9 => 2,
+        _ => 3,
+    };
+    COMMANDS
+        .iter()
+        .flat_map(|spec| spec.keywords.iter().map(move |k| (spec.kind, k.text)))
+        .filter(|(_, keyword)| keyword.chars().count() >= 3)
+        .map(|(kind, keyword)| (edit_distance(&head, keyword), kind, keyword))
+        .filter(|(distance, _, keyword)| {
+            *distance > 0 && *distance <= allowed(keyword.chars().count())
+        })
+        .min_by_key(|(distance, ..)| *distance)
+        .map(|(_, kind, _)| kind)
+}
+
+/// How a command is called, for "did you mean": the start of its template.
+///
+/// ```
+/// use support_commands::{command_name, CommandKind, Lang};
+/// assert_eq!(command_name(CommandKind::LookupService, Lang::Zh), "查找ServiceCode");
+/// assert_eq!(command_name(CommandKind::Resolve, Lang::En), "resolve");
+/// ```
+#[must_use]
+pub fn command_name(kind: CommandKind, lang: Lang) -> &'static str {
+    let usage = usage(kind, lang);
+    let end = usage
+        .find(|c: char| c.is_whitespace() || matches!(c, ':' | ',' | '{' | '['))
+        .unwrap_or(usage.len());
+    usage.get(..end).unwrap_or(usage)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let best = (previous
+                .get(j + 1)
+                .copied()
+                .unwrap_or(usize::MAX)
+                .saturating_add(1))
+            .min(
+                current
+                    .get(j)
+                    .copied()
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(1),
+            )
+            .min(
+                previous
+                    .get(j)
+                    .copied()
+                    .unwrap_or(usize::MAX)
+                    .saturating_add(cost),
+            );
+            if let Some(slot) = current.get_mut(j + 1) {
+                *slot = best;
+            }
+        }
+        previous = current;
+    }
+    previous.last().copied().unwrap_or_default()
+}

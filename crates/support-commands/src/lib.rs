@@ -44,7 +44,9 @@ pub use aws::{AwsSupport, AwsSupportConfig};
 pub use catalogue::{SNAPSHOT_JSON, catalogue};
 pub use command::{Command, CommandKind, NotifyChange, NotifyLevel, parse_utc_offset};
 pub use error::Error;
-pub use help::{COMMANDS, CommandSpec, Keyword, help_text, spec, usage};
+pub use help::{
+    COMMANDS, CommandSpec, Keyword, closest_command, command_name, help_text, spec, usage,
+};
 pub use lang::Lang;
 pub use lookup::{DEFAULT_MATCHES, Match, ServiceIndex};
 pub use model::{

@@ -625,11 +625,20 @@ fn an_error_in_a_reply_or_a_notify_shows_that_commands_template_in_both_language
     let err = parse("回复 1700000001\n看一下\ncc:not-an-email").unwrap_err();
     assert_eq!(err.command(), Some(CommandKind::Reply));
     let zh = err.chat_text(Lang::Zh);
-    assert!(zh.contains("not-an-email") && zh.contains("回复 {case id"), "{zh}");
+    assert!(
+        zh.contains("not-an-email") && zh.contains("回复 {case id"),
+        "{zh}"
+    );
     assert!(!zh.contains("提工单"), "{zh}");
     let en = err.chat_text(Lang::En);
-    assert!(en.contains("not-an-email") && en.contains("reply {case id"), "{en}");
+    assert!(
+        en.contains("not-an-email") && en.contains("reply {case id"),
+        "{en}"
+    );
     assert!(!en.contains("create\nsubject"), "{en}");
     let notify = parse("通知 sometimes").unwrap_err().chat_text(Lang::Zh);
-    assert!(notify.contains("通知 [all|high|none]") && !notify.contains("提工单"), "{notify}");
+    assert!(
+        notify.contains("通知 [all|high|none]") && !notify.contains("提工单"),
+        "{notify}"
+    );
 }

@@ -194,6 +194,7 @@ impl CaseBot {
             Request::Command(command) => Plan::Run(actor, command),
             Request::Unsupported => Plan::Now(Executed::Unsupported),
             Request::Invalid(err) => Plan::Now(Executed::Invalid(err)),
+            Request::Unrecognised(suggestion) => Plan::Now(Executed::Unrecognised { suggestion }),
         };
         (name, plan)
     }

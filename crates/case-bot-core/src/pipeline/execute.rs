@@ -36,6 +36,10 @@ pub(crate) enum Executed {
     },
     /// A message type without text.
     Unsupported,
+    /// Text that is no command; the command it most likely meant, if any.
+    Unrecognised {
+        suggestion: Option<support_commands::CommandKind>,
+    },
     /// Text that is not a valid command.
     Invalid(SupportError),
     Refused {
@@ -120,7 +124,7 @@ impl Executed {
     /// What came of it, for the audit trail and the logs.
     pub(crate) fn result(&self) -> Cow<'static, str> {
         Cow::Borrowed(match self {
-            Self::Help { unrecognised: true } => "help-unrecognised",
+            Self::Help { unrecognised: true } | Self::Unrecognised { .. } => "help-unrecognised",
             Self::Help { .. } => "help",
             Self::Unsupported => "unsupported-message",
             Self::Invalid(_) => "parse-error",

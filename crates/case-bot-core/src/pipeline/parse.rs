@@ -1,6 +1,6 @@
 //! The parse stage: what a message asks for.
 
-use support_commands::{Command, Error as SupportError};
+use support_commands::{Command, CommandKind, Error as SupportError};
 
 use crate::event::Message;
 
@@ -13,6 +13,8 @@ pub(crate) enum Request {
     Unsupported,
     /// Text that is not a valid command.
     Invalid(SupportError),
+    /// Text that is no command; the command it most likely meant, if any.
+    Unrecognised(Option<CommandKind>),
 }
 
 impl Request {
@@ -22,6 +24,7 @@ impl Request {
             Self::Command(command) => command.kind().as_str(),
             Self::Unsupported => "message",
             Self::Invalid(_) => "invalid",
+            Self::Unrecognised(_) => "help",
         }
     }
 }
@@ -34,6 +37,9 @@ pub(crate) fn parse(message: &Message) -> Request {
             unrecognised: false,
         }),
         Some(text) => match support_commands::parse(text) {
+            Ok(Command::Help { unrecognised: true }) => {
+                Request::Unrecognised(support_commands::closest_command(text))
+            }
             Ok(command) => Request::Command(command),
             Err(err) => Request::Invalid(err),
         },
@@ -57,6 +63,18 @@ mod tests {
             text: text.map(str::to_owned),
             non_text,
         }
+    }
+
+    #[test]
+    fn text_that_is_no_command_is_unrecognised_with_the_command_it_nearly_is() {
+        assert_eq!(
+            parse(&message(Some("查询ServiceCode: redshift"), false)),
+            Request::Unrecognised(Some(CommandKind::LookupService))
+        );
+        assert_eq!(
+            parse(&message(Some("ec2"), false)),
+            Request::Unrecognised(None)
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::policy::Refusal;
 pub(crate) fn reply(lang: Lang, executed: &Executed) -> OutboundMessage {
     match executed {
         Executed::Help { .. } => OutboundMessage::text(help_text(lang)),
+        Executed::Unrecognised { suggestion } => unrecognised(lang, *suggestion),
         Executed::Unsupported => unsupported_message(lang),
         Executed::Invalid(err) => text(err.chat_text(lang)),
         Executed::Refused { refusal, .. } => refused(lang, *refusal),
@@ -93,6 +94,26 @@ fn escape(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// "Not understood", the command it nearly was, then the help.
+fn unrecognised(lang: Lang, suggestion: Option<support_commands::CommandKind>) -> OutboundMessage {
+    let mut out = lang
+        .pick(
+            "AWS-[没有看懂这条消息] 它不是机器人的命令。",
+            "AWS-[not understood] That message is not one of the robot's commands.",
+        )
+        .to_owned();
+    if let Some(kind) = suggestion {
+        let name = support_commands::command_name(kind, lang);
+        out.push_str(&match lang {
+            Lang::En => format!(" Did you mean `{name}`?"),
+            _ => format!("您是不是想用「{name}」？"),
+        });
+    }
+    out.push_str("\n\n");
+    out.push_str(help_text(lang));
+    text(out)
 }
 
 fn text(content: String) -> OutboundMessage {
@@ -412,6 +433,28 @@ mod tests {
     }
 
     #[test]
+    fn an_unrecognised_message_is_said_so_with_the_near_command_then_the_help() {
+        let near = Executed::Unrecognised {
+            suggestion: Some(support_commands::CommandKind::LookupService),
+        };
+        let zh = text_of(&reply(Lang::Zh, &near));
+        assert!(
+            zh.starts_with("AWS-[没有看懂这条消息]") && zh.contains("「查找ServiceCode」"),
+            "{zh}"
+        );
+        assert!(zh.contains(help_text(Lang::Zh)));
+        let en = text_of(&reply(
+            Lang::En,
+            &Executed::Unrecognised { suggestion: None },
+        ));
+        assert!(
+            en.starts_with("AWS-[not understood]") && !en.contains("Did you mean"),
+            "{en}"
+        );
+        assert!(en.contains(help_text(Lang::En)));
+    }
+
+    #[test]
     fn every_reply_carries_the_keyword_in_both_languages() {
         let view = CaseView {
             case: CaseDetails::for_tests(case_id().as_str(), "1234567890", CaseStatus::Opened),
@@ -420,6 +463,9 @@ mod tests {
         };
         let all = [
             Executed::Help { unrecognised: true },
+            Executed::Unrecognised {
+                suggestion: Some(support_commands::CommandKind::LookupService),
+            },
             Executed::Unsupported,
             Executed::Invalid(support_commands::parse("释放case").unwrap_err()),
             Executed::Refused {
