@@ -365,3 +365,37 @@ async fn non_json_content_type_is_415_and_a_missing_one_is_tolerated() {
     bare.headers_mut().remove("content-type");
     assert_eq!(call(&bot, bare).await.status(), 200);
 }
+
+#[tokio::test]
+async fn whoami_gives_the_ids_even_outside_the_allow_list_and_other_commands_stay_refused() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let bot = sandbox_bot(
+        &fake,
+        Config {
+            reply: ReplyMode::Response,
+            allowed_conversations: vec!["cidAllowedOnly".into()],
+            ..Config::default()
+        },
+    );
+    let ask = |text: &str| {
+        InboundMessage::from_json(
+            fake.callback(text)
+                .group("cidNotAllowed", "新群")
+                .sender("王五", "staff-9")
+                .json()
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap()
+    };
+    let Delivery::Inline { first, .. } = bot.on_message(ask("我的信息")).await.delivery else {
+        panic!("no inline reply");
+    };
+    let text = serde_json::to_string(&first).unwrap();
+    assert!(
+        text.contains("staffId: staff-9") && text.contains("conversationId: cidNotAllowed"),
+        "{text}"
+    );
+    let outcome = bot.on_message(ask("工单列表")).await;
+    assert_eq!(&*outcome.result, "refused-conversation");
+}

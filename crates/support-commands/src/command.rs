@@ -66,6 +66,9 @@ pub enum Command {
         /// The change; `None` shows the settings.
         change: Option<NotifyChange>,
     },
+    /// The sender's staff id and the conversation id (`我的信息`), for setting up admins and
+    /// the allow-list.
+    WhoAmI,
 }
 
 /// Which cases' updates a group is told about, by severity.
@@ -206,6 +209,8 @@ pub enum CommandKind {
     Following,
     /// Notification settings.
     Notify,
+    /// The caller's ids.
+    WhoAmI,
 }
 
 impl CommandKind {
@@ -229,6 +234,7 @@ impl CommandKind {
             Self::Unfollow => "unfollow",
             Self::Following => "following",
             Self::Notify => "notify",
+            Self::WhoAmI => "whoami",
         }
     }
 }
@@ -255,6 +261,7 @@ impl Command {
             Self::Unfollow { .. } => CommandKind::Unfollow,
             Self::Following => CommandKind::Following,
             Self::Notify { .. } => CommandKind::Notify,
+            Self::WhoAmI => CommandKind::WhoAmI,
         }
     }
 }

@@ -61,7 +61,7 @@ const fn prefix(text: &'static str) -> Keyword {
 /// Every command, in help order.
 ///
 /// ```
-/// assert_eq!(support_commands::COMMANDS.len(), 12);
+/// assert_eq!(support_commands::COMMANDS.len(), 13);
 /// ```
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec {
@@ -148,6 +148,14 @@ pub static COMMANDS: &[CommandSpec] = &[
         summary_en: "show or change what this group is told about (admins)",
         usage_zh: "通知 [all|high|none]　或　通知 {回复|状态|新工单} {开|关}　或　通知 时区 +08:00",
         usage_en: "notify [all|high|none]  or  notify {replies|status|new-cases} {on|off}  or  notify time-zone +08:00",
+    },
+    CommandSpec {
+        kind: CommandKind::WhoAmI,
+        keywords: &[kw("我的信息"), kw("whoami")],
+        summary_zh: "显示您的 staffId 和本会话的 conversationId（配置管理员和白名单用）",
+        summary_en: "show your staff id and this conversation's id (for setting admins and the allow-list)",
+        usage_zh: "我的信息",
+        usage_en: "whoami",
     },
     CommandSpec {
         kind: CommandKind::SeverityLevels,

@@ -642,3 +642,10 @@ fn an_error_in_a_reply_or_a_notify_shows_that_commands_template_in_both_language
         "{notify}"
     );
 }
+
+#[test]
+fn whoami_is_a_command_in_both_languages() {
+    use support_commands::{Command, parse};
+    assert_eq!(parse("我的信息").unwrap(), Command::WhoAmI);
+    assert_eq!(parse("whoami").unwrap(), Command::WhoAmI);
+}

@@ -177,6 +177,16 @@ impl CaseBot {
 
     /// Authorize and parse: what was asked (the audit trail's name), and what to do.
     pub(super) fn plan(&self, message: &Message) -> (&'static str, Plan) {
+        // `我的信息` gives ids only, and is answered anywhere: it is how an operator learns the
+        // conversation id for the allow-list.
+        if let Request::Command(Command::WhoAmI) = parse(message) {
+            tracing::Span::current().record("command", "whoami");
+            let ids = Executed::WhoAmI {
+                staff_id: message.origin.staff_id.clone(),
+                conversation_id: message.origin.conversation_id.clone(),
+            };
+            return ("whoami", Plan::Now(ids));
+        }
         let actor = match self.inner.policy.authorize(&message.origin) {
             Ok(actor) => actor,
             Err(refusal) => {

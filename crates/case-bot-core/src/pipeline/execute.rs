@@ -36,6 +36,11 @@ pub(crate) enum Executed {
     },
     /// A message type without text.
     Unsupported,
+    /// `我的信息`: the sender's and the conversation's ids.
+    WhoAmI {
+        staff_id: Option<String>,
+        conversation_id: String,
+    },
     /// Text that is no command; the command it most likely meant, if any.
     Unrecognised {
         suggestion: Option<support_commands::CommandKind>,
@@ -126,6 +131,7 @@ impl Executed {
         Cow::Borrowed(match self {
             Self::Help { unrecognised: true } | Self::Unrecognised { .. } => "help-unrecognised",
             Self::Help { .. } => "help",
+            Self::WhoAmI { .. } => "ok",
             Self::Unsupported => "unsupported-message",
             Self::Invalid(_) => "parse-error",
             Self::Refused {

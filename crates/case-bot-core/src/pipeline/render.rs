@@ -17,6 +17,18 @@ pub(crate) fn reply(lang: Lang, executed: &Executed) -> OutboundMessage {
     match executed {
         Executed::Help { .. } => OutboundMessage::text(help_text(lang)),
         Executed::Unrecognised { suggestion } => unrecognised(lang, *suggestion),
+        Executed::WhoAmI {
+            staff_id,
+            conversation_id,
+        } => text(format!(
+            "{}\nstaffId: {}\nconversationId: {conversation_id}\n{}",
+            lang.pick("AWS-[我的信息]", "AWS-[who am I]"),
+            staff_id.as_deref().unwrap_or("-"),
+            lang.pick(
+                "管理员：CASE_BOT_ADMINS=<staffId>；会话白名单：CASE_BOT_ALLOWED_CONVERSATIONS=<conversationId>",
+                "Admins: CASE_BOT_ADMINS=<staffId>; allow-list: CASE_BOT_ALLOWED_CONVERSATIONS=<conversationId>",
+            )
+        )),
         Executed::Unsupported => unsupported_message(lang),
         Executed::Invalid(err) => text(err.chat_text(lang)),
         Executed::Refused { refusal, .. } => refused(lang, *refusal),

@@ -124,6 +124,7 @@ pub fn parse(text: &str) -> Result<Command, Error> {
             case: case_arg(kind, after)?,
         }),
         CommandKind::Following => Ok(Command::Following),
+        CommandKind::WhoAmI => Ok(Command::WhoAmI),
         CommandKind::Notify => parse_notify(after).map_err(|e| e.within(kind)),
     }
 }
