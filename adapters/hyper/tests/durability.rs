@@ -367,3 +367,26 @@ async fn two_servers_on_one_dynamodb_table_make_one_case_and_one_reply() {
     );
     assert_eq!(fake.messages().len(), 1, "one reply");
 }
+
+#[tokio::test]
+async fn after_a_clean_stop_the_state_file_alone_is_whole() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let state = temp_state("copy-after-stop");
+    let bot = start_bot(&fake, None, &state, &[], &[]);
+    say(&fake, &bot, "帮助").await;
+    say(&fake, &bot, "严重级别").await;
+    bot.stop_gracefully();
+    // Copy the database file alone, as an operator's `cp` would, without any -wal or -shm.
+    let copy = casebot_testkit::TempDir::new("copy-after-stop-target");
+    let copied = copy.path().join("copied.db");
+    std::fs::copy(state.path(), &copied).unwrap();
+    let conn = rusqlite::Connection::open(&copied).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 2, "both commands' audit rows are in the file itself");
+}
