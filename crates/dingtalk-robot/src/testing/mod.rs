@@ -28,6 +28,8 @@ use serde_json::Value;
 mod callback;
 mod fake;
 #[cfg(feature = "stream")]
+mod fake_stream;
+#[cfg(feature = "stream")]
 mod gateway;
 mod openapi;
 mod server;
