@@ -21,6 +21,13 @@ a realistic Support API over the wire:
   answer with AWS's shapes.
 - POST /casebot/support/engineer-reply {"caseId": ..., "body": ...} adds an AWS engineer
   communication and sets `pending-customer-action`, so tests can play AWS's side.
+- DescribeSupportedLanguages answers zh, en, ja and ko (the languages botocore documents) for
+  any known service and category.
+- Every operation honours `dryRun` like AWS: DryRunOperationException when the call would be
+  allowed.
+- POST /casebot/support/account {"plan": "basic", "deny": ["CreateCase"]} plays an account
+  without a Business plan (SubscriptionRequiredException on every operation) or an IAM policy
+  that denies some operations (AccessDeniedException); {} restores the default.
 - GET /casebot/support/calls answers how many times each Support operation was called, and
   POST /casebot/support/calls resets the counts, so tests can hold the watcher to its budget.
 """
@@ -243,10 +250,30 @@ def describe_severity_levels(self, language):
 CALLS = {}
 
 
+# The account as POST /casebot/support/account set it: its plan and the operations IAM denies.
+ACCOUNT = {"plan": "business", "deny": []}
+
+
+def _operation(name):
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
 def counted(name, fn):
     def wrapper(self):
         with _lock:
             CALLS[name] = CALLS.get(name, 0) + 1
+            plan, deny = ACCOUNT["plan"], list(ACCOUNT["deny"])
+        operation = _operation(name)
+        if operation in deny:
+            raise JsonRESTError("AccessDeniedException",
+                                f"User: arn:aws:sts::123456789012:assumed-role/CaseBotRole/test is not authorized "
+                                f"to perform: support:{operation}")
+        if plan not in ("business", "enterprise"):
+            raise JsonRESTError("SubscriptionRequiredException",
+                                "AWS Premium Support Subscription is required to use this service.")
+        if self._get_param("dryRun"):
+            raise JsonRESTError("DryRunOperationException",
+                                "Request would have succeeded, but DryRun flag is set.")
         return fn(self)
     return wrapper
 
@@ -299,6 +326,17 @@ def r_describe_severity_levels(self):
     return json.dumps(self.support_backend.describe_severity_levels(self._get_param("language")))
 
 
+def r_describe_supported_languages(self):
+    p = self._get_param
+    service_code, category_code = p("serviceCode"), p("categoryCode")
+    service = next((s for s in _catalogue() if s["code"] == service_code), None)
+    if service is None or category_code not in [c["code"] for c in service["categories"]]:
+        raise _invalid(f"Invalid serviceCode {service_code} or categoryCode {category_code}")
+    names = {"zh": "Chinese", "en": "English", "ja": "Japanese", "ko": "Korean"}
+    return json.dumps({"supportedLanguages": [
+        {"code": code, "language": name, "display": name} for code, name in names.items()]})
+
+
 def r_describe_create_case_options(self):
     return json.dumps({
         "languageAvailability": "available",
@@ -323,6 +361,13 @@ def wrap(app):
             with _lock:
                 body = json.dumps(CALLS)
             return Response(body, status=200, content_type="application/json")(environ, start_response)
+        if path == "/casebot/support/account":
+            data = json.loads(Request(environ).get_data() or b"{}")
+            with _lock:
+                ACCOUNT["plan"] = data.get("plan", "business")
+                ACCOUNT["deny"] = list(data.get("deny", []))
+            return Response(json.dumps({"status": "ok"}), status=200,
+                            content_type="application/json")(environ, start_response)
         if path == "/casebot/support/delay":
             data = json.loads(Request(environ).get_data() or b"{}")
             DELAY[data.get("operation", "CreateCase")] = float(data.get("seconds", 0))
@@ -355,5 +400,6 @@ def install():
                      ("add_communication_to_case", r_add_communication_to_case),
                      ("describe_communications", r_describe_communications), ("describe_services", r_describe_services),
                      ("describe_severity_levels", r_describe_severity_levels),
-                     ("describe_create_case_options", r_describe_create_case_options)]:
+                     ("describe_create_case_options", r_describe_create_case_options),
+                     ("describe_supported_languages", r_describe_supported_languages)]:
         setattr(SupportResponse, name, counted(name, fn))

@@ -161,6 +161,12 @@ pub struct Config {
         default_value_t
     )]
     pub lang: Lang,
+    /// The language cases are opened in at AWS, unless a message names one (`language:`):
+    /// zh, en, ja, ko, es, pt, fr or tr. Checked at each create against
+    /// DescribeSupportedLanguages for the case's service and category; where AWS does not
+    /// handle it, the case is opened in English and the reply says so.
+    #[arg(long, env = "CASE_BOT_CASE_LANGUAGE", default_value = "zh", value_parser = case_language)]
+    pub case_language: String,
     /// The robot's app secret (environment only: a flag would show in `ps`). Read it with
     /// [`app_secret`](Self::app_secret), which treats an empty value as unset.
     #[arg(long, env = "DINGTALK_APP_SECRET", hide = true, hide_env_values = true, value_parser = secret::<AppSecret>)]
@@ -229,6 +235,19 @@ pub enum CrashPoint {
     AfterOutbox,
 }
 
+/// A case language AWS's CreateCase takes.
+fn case_language(value: &str) -> Result<String, String> {
+    let code = value.trim().to_ascii_lowercase();
+    if support_commands::LANGUAGES.contains(&code.as_str()) {
+        Ok(code)
+    } else {
+        Err(format!(
+            "one of {} (AWS's case languages)",
+            support_commands::LANGUAGES.join(", ")
+        ))
+    }
+}
+
 /// A number of milliseconds.
 fn millis(value: &str) -> Result<Duration, String> {
     value
@@ -258,6 +277,7 @@ impl Default for Config {
             admins: Vec::new(),
             resolve_policy: ResolvePolicy::default(),
             lang: Lang::default(),
+            case_language: "zh".to_owned(),
             app_secret: None,
             access_token: None,
             webhook_secret: None,

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use crate::error::Error;
 use crate::lookup::ServiceIndex;
 use crate::model::{
-    CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseView, Communication, NewCase,
-    ReplyOutcome, Resolution, Service, SeverityLevel, WatchedCase,
+    CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseView, Communication, IssueType,
+    NewCase, ReplyOutcome, Resolution, Service, SeverityLevel, WatchedCase,
 };
 
 /// Every AWS Support operation the bot needs.
@@ -36,6 +36,33 @@ pub trait SupportApi: Send + Sync {
 
     /// CreateCase.
     async fn create_case(&self, case: &NewCase) -> Result<CaseId, Error>;
+
+    /// DescribeSupportedLanguages: the codes of the languages AWS handles cases of this issue
+    /// type, service and category in. The default answers every language CreateCase takes
+    /// ([`LANGUAGES`](crate::LANGUAGES)); the AWS backend asks AWS.
+    ///
+    /// # Errors
+    /// [`Error`] from AWS.
+    ///
+    /// ```
+    /// use support_commands::{IssueType, Sandbox, SupportApi};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let langs = Sandbox::new()
+    ///     .supported_languages(&IssueType::Technical, "aws-lambda", "general-guidance")
+    ///     .await
+    ///     .unwrap();
+    /// assert!(langs.iter().any(|l| l == "zh"));
+    /// # }
+    /// ```
+    async fn supported_languages(
+        &self,
+        issue_type: &IssueType,
+        service_code: &str,
+        category_code: &str,
+    ) -> Result<Vec<String>, Error> {
+        let _ = (issue_type, service_code, category_code);
+        Ok(crate::LANGUAGES.iter().map(|l| (*l).to_owned()).collect())
+    }
 
     /// DescribeCases for one case (by case id or display id) plus one page of its
     /// communications (DescribeCommunications), newest first; `page` continues from a
@@ -187,6 +214,16 @@ impl<T: SupportApi + ?Sized> SupportApi for Arc<T> {
     async fn create_case(&self, case: &NewCase) -> Result<CaseId, Error> {
         (**self).create_case(case).await
     }
+    async fn supported_languages(
+        &self,
+        issue_type: &IssueType,
+        service_code: &str,
+        category_code: &str,
+    ) -> Result<Vec<String>, Error> {
+        (**self)
+            .supported_languages(issue_type, service_code, category_code)
+            .await
+    }
     async fn describe_case(&self, case: &CaseRef, page: Option<&str>) -> Result<CaseView, Error> {
         (**self).describe_case(case, page).await
     }
@@ -271,6 +308,7 @@ pub struct Cached<S> {
     ttl: CacheTtl,
     services: Entry<Arc<ServiceIndex>>,
     severity: Entry<Vec<SeverityLevel>>,
+    languages: Entry<Vec<String>>,
 }
 
 impl<S> Cached<S> {
@@ -298,6 +336,7 @@ impl<S> Cached<S> {
             ttl,
             services: Mutex::default(),
             severity: Mutex::default(),
+            languages: Mutex::default(),
         }
     }
 
@@ -368,6 +407,25 @@ impl<S: SupportApi> SupportApi for Cached<S> {
 
     async fn create_case(&self, case: &NewCase) -> Result<CaseId, Error> {
         self.inner.create_case(case).await
+    }
+
+    /// Kept as long as the catalogue: the languages follow the service and category.
+    async fn supported_languages(
+        &self,
+        issue_type: &IssueType,
+        service_code: &str,
+        category_code: &str,
+    ) -> Result<Vec<String>, Error> {
+        let key = format!("{issue_type}/{service_code}/{category_code}");
+        if let Some(hit) = cached(&self.languages, &key, self.ttl.services) {
+            return Ok(hit);
+        }
+        let fresh = self
+            .inner
+            .supported_languages(issue_type, service_code, category_code)
+            .await?;
+        store(&self.languages, &key, fresh.clone());
+        Ok(fresh)
     }
 
     async fn describe_case(&self, case: &CaseRef, page: Option<&str>) -> Result<CaseView, Error> {

@@ -13,7 +13,7 @@ use crate::api::SupportApi;
 use crate::error::Error;
 use crate::model::{
     CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseStatus, CaseView, Category,
-    Communication, NewCase, ReplyOutcome, Resolution, Service, Severity, SeverityLevel,
+    Communication, IssueType, NewCase, ReplyOutcome, Resolution, Service, Severity, SeverityLevel,
     WatchedCase,
 };
 use crate::partition::Partition;
@@ -67,7 +67,7 @@ impl Default for AwsSupportConfig {
 /// ```
 #[derive(Debug, Clone)]
 pub struct AwsSupport {
-    client: aws_sdk_support::Client,
+    pub(crate) client: aws_sdk_support::Client,
     write_timeout: Duration,
 }
 
@@ -75,7 +75,7 @@ fn transport(err: impl std::fmt::Display) -> Error {
     Error::Transport(err.to_string())
 }
 
-fn map_err<E>(err: SdkError<E, aws_sdk_support::config::http::HttpResponse>) -> Error
+pub(crate) fn map_err<E>(err: SdkError<E, aws_sdk_support::config::http::HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -293,6 +293,28 @@ impl SupportApi for AwsSupport {
                 code: "NoCaseId".to_owned(),
                 message: "CreateCase returned no caseId".to_owned(),
             })
+    }
+
+    async fn supported_languages(
+        &self,
+        issue_type: &IssueType,
+        service_code: &str,
+        category_code: &str,
+    ) -> Result<Vec<String>, Error> {
+        let output = self
+            .client
+            .describe_supported_languages()
+            .issue_type(issue_type.as_str())
+            .service_code(service_code)
+            .category_code(category_code)
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(output
+            .supported_languages()
+            .iter()
+            .filter_map(|l| l.code().map(str::to_owned))
+            .collect())
     }
 
     async fn describe_case(&self, case: &CaseRef, page: Option<&str>) -> Result<CaseView, Error> {

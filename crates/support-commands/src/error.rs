@@ -46,6 +46,25 @@ pub enum Error {
     /// AWS could not be reached.
     #[error("could not reach AWS Support: {0}")]
     Transport(String),
+    /// CreateCase refused a `serviceCode` that is not in the account's DescribeServices:
+    /// [`explain_create`](Self::explain_create) turns AWS's parameter error into this.
+    #[error("unknown serviceCode `{code}`")]
+    UnknownServiceCode {
+        /// What was written.
+        code: String,
+        /// The closest services by lookup: code and name, best first (may be empty).
+        closest: Vec<(String, String)>,
+    },
+    /// CreateCase refused a `categoryCode` that is not one of the service's.
+    #[error("categoryCode `{category}` is not a category of `{service}`")]
+    UnknownCategoryCode {
+        /// The service code.
+        service: String,
+        /// What was written.
+        category: String,
+        /// The service's categories: code and name.
+        valid: Vec<(String, String)>,
+    },
     /// Any other service error, with AWS's code and message.
     #[error("AWS Support error {code}: {message}")]
     Service {
@@ -172,6 +191,9 @@ impl Error {
             }
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Transport(_) | Self::Service { .. } => StatusCode::BAD_GATEWAY,
+            Self::UnknownServiceCode { .. } | Self::UnknownCategoryCode { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -195,6 +217,10 @@ impl Error {
             (Self::Timeout, Lang::En) => "AWS Support did not answer in time; please try again.".to_owned(),
             (Self::Transport(_), Lang::Zh) => "无法连接 AWS Support，请稍后再试。".to_owned(),
             (Self::Transport(_), Lang::En) => "AWS Support could not be reached; please try again.".to_owned(),
+            (Self::UnknownServiceCode { code, closest }, _) => unknown_service(lang, code, closest),
+            (Self::UnknownCategoryCode { service, category, valid }, _) => {
+                unknown_category(lang, service, category, valid)
+            }
             (Self::Service { code, message }, Lang::Zh) => format!("AWS Support 返回错误 {code}：{message}"),
             (Self::Service { code, message }, Lang::En) => format!("AWS Support answered {code}: {message}"),
             (grammar, _) => grammar.to_string(),
@@ -243,4 +269,47 @@ impl Error {
             },
         }
     }
+}
+
+/// An unknown service code: the closest codes, else how to look them up.
+fn unknown_service(lang: Lang, code: &str, closest: &[(String, String)]) -> String {
+    let mut out = match lang {
+        Lang::En => format!("`{code}` is not an AWS Support serviceCode."),
+        _ => format!("serviceCode「{code}」不是 AWS Support 的服务代码。"),
+    };
+    if closest.is_empty() {
+        out.push_str(&match lang {
+            Lang::En => {
+                format!(" Find the right one with `lookup {code}` (or `查找ServiceCode: {code}`).")
+            }
+            _ => format!("请发送「查找ServiceCode: {code}」找到正确的代码。"),
+        });
+        return out;
+    }
+    out.push_str(lang.pick("最接近的服务代码：", " The closest codes:"));
+    for (service, name) in closest {
+        out.push_str(&format!("\n- {service}（{name}）"));
+    }
+    out.push_str(&match lang {
+        Lang::En => format!("\nPut one of them in the serviceCode line, or send `查找ServiceCode: {code}` for their categories."),
+        _ => format!("\n请把其中一个写在 serviceCode 一行，或发送「查找ServiceCode: {code}」查看它们的 categoryCode。"),
+    });
+    out
+}
+
+/// A category that is not the service's: the service's categories.
+fn unknown_category(
+    lang: Lang,
+    service: &str,
+    category: &str,
+    valid: &[(String, String)],
+) -> String {
+    let mut out = match lang {
+        Lang::En => format!("`{category}` is not a categoryCode of {service}. Its categories:"),
+        _ => format!("categoryCode「{category}」不属于服务 {service}。它的 categoryCode 有："),
+    };
+    for (code, name) in valid {
+        out.push_str(&format!("\n- {code}（{name}）"));
+    }
+    out
 }

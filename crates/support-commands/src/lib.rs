@@ -30,12 +30,15 @@ mod aws;
 mod catalogue;
 mod command;
 mod error;
+mod explain;
 mod help;
 mod lang;
 mod lookup;
 mod model;
 mod parse;
 mod partition;
+#[cfg(feature = "aws")]
+mod permissions;
 mod sandbox;
 
 pub use api::{CacheTtl, Cached, SupportApi};
@@ -56,6 +59,8 @@ pub use model::{
 };
 pub use parse::{LANGUAGES, MAX_BODY_CHARS, MAX_CC, MAX_QUERY_CHARS, MAX_SUBJECT_CHARS, parse};
 pub use partition::Partition;
+#[cfg(feature = "aws")]
+pub use permissions::{Operation, Permission};
 pub use sandbox::{
     COMMUNICATIONS_PAGE, SIMULATED_REPLY, Sandbox, SandboxClock, SandboxConfig, iso8601,
     parse_iso8601,

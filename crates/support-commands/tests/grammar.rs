@@ -377,7 +377,7 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
                     "categoryCode",
                 ],
             },
-            &["subject、body", "提工单\nsubject:"],
+            &["主题（subject）、描述（body）", "提工单\nsubject:"],
         ),
         (
             "提工单\nsubject:s\nbody:b\nseverityCode:P1\nserviceCode:a\ncategoryCode:b",
@@ -403,7 +403,7 @@ fn parse_errors_carry_the_fields_and_render_the_template() {
         (
             "提工单\nsubject:\nbody:b\nseverityCode:low\nserviceCode:a\ncategoryCode:b",
             Error::Empty { field: "subject" },
-            &["subject 不能为空"],
+            &["主题（subject）不能为空"],
         ),
         (
             "提工单\nsubject:s\nbody:b\nseverityCode:low\nserviceCode:EC2 Linux\ncategoryCode:b",

@@ -310,6 +310,7 @@ impl CaseBot {
             policy: &inner.policy,
             lang: inner.config.lang,
             time_zone_minutes: inner.config.notify.time_zone_minutes,
+            case_language: &inner.config.case_language,
         };
         let reply_case = match &command {
             Command::Reply { case, .. } => Some(case.clone()),
@@ -354,6 +355,7 @@ impl CaseBot {
                     case_id: found,
                     display_id: details.as_ref().and_then(|d| d.display_id.clone()),
                     subject: details.map(|d| d.subject).unwrap_or_default(),
+                    language_refused: None,
                 }
             }
             _ => Executed::Replied {

@@ -56,6 +56,7 @@ pub(crate) fn opened_here(
         case_id,
         display_id,
         subject,
+        ..
     } = executed
     else {
         return Ok(Vec::new());

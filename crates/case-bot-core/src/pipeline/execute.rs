@@ -61,11 +61,19 @@ pub(crate) enum Executed {
         display_id: Option<String>,
         /// Its subject (for the group's follow).
         subject: String,
+        /// The deployment's case language, when AWS does not handle this service and
+        /// category in it and the case was opened in English instead.
+        language_refused: Option<String>,
     },
-    Viewed(Box<CaseView>),
+    /// A case, with times shown in the conversation's time zone (minutes east of UTC).
+    Viewed {
+        view: Box<CaseView>,
+        zone: i32,
+    },
     Listed {
         page: CasePage,
         include_resolved: bool,
+        zone: i32,
     },
     Replied {
         case_id: CaseId,
@@ -118,6 +126,8 @@ fn error_code(err: &SupportError) -> Cow<'static, str> {
         SupportError::CaseCreationLimitExceeded(_) => "case-limit",
         SupportError::Throttled(_) => "throttled",
         SupportError::InvalidParameter(_) => "invalid-parameter",
+        SupportError::UnknownServiceCode { .. } => "unknown-service-code",
+        SupportError::UnknownCategoryCode { .. } => "unknown-category-code",
         SupportError::AccessDenied(_) => "access-denied",
         SupportError::Timeout => "timeout",
         SupportError::Transport(_) => "unreachable",
@@ -146,7 +156,7 @@ impl Executed {
             Self::Replied { reopened: true, .. } => "reopened",
             Self::Lookup { .. }
             | Self::Created { .. }
-            | Self::Viewed(_)
+            | Self::Viewed { .. }
             | Self::Listed { .. }
             | Self::Replied { .. }
             | Self::Resolved { .. }
@@ -169,7 +179,7 @@ impl Executed {
             Self::Created { case_id, .. }
             | Self::Replied { case_id, .. }
             | Self::Resolved { case_id } => Some(case_id.to_string()),
-            Self::Viewed(view) => Some(view.case.case_id.to_string()),
+            Self::Viewed { view, .. } => Some(view.case.case_id.to_string()),
             Self::Refused { case_id, .. } => case_id.clone(),
             Self::Notify(notified) => notified.case_id(),
             Self::Failed {
@@ -190,8 +200,21 @@ pub(crate) struct Deps<'a> {
     pub(crate) records: &'a dyn RecordStore,
     pub(crate) policy: &'a Policy,
     pub(crate) lang: Lang,
-    /// The deployment's time zone (pushed messages).
+    /// The deployment's time zone (a group's own, set with `通知 时区`, comes first).
     pub(crate) time_zone_minutes: i32,
+    /// The deployment's case language (a message's `language:` line comes first).
+    pub(crate) case_language: &'a str,
+}
+
+/// The time zone of `origin`'s conversation: its own, else the deployment's.
+async fn zone_of(deps: &Deps<'_>, origin: &Origin) -> i32 {
+    match crate::notify::follows::settings_of(deps.records, &origin.conversation_id).await {
+        Ok((settings, _)) => settings.time_zone_minutes.unwrap_or(deps.time_zone_minutes),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read the group's time zone; using the deployment's");
+            deps.time_zone_minutes
+        }
+    }
 }
 
 /// The language code of the Support API's catalogue and severity names.
@@ -272,6 +295,7 @@ pub(crate) async fn execute(
                 Ok(body) => body,
                 Err((total, room)) => return Executed::TooLong { total, room },
             };
+            let language_refused = choose_language(api, deps.case_language, &mut case).await;
             match api.create_case(&case).await {
                 Ok(case_id) => {
                     // Only the display id is needed for the reply: DescribeCases alone.
@@ -284,13 +308,17 @@ pub(crate) async fn execute(
                         case_id,
                         display_id,
                         subject: case.subject,
+                        language_refused,
                     }
                 }
-                Err(err) => failed(Action::Create, err),
+                Err(err) => failed(Action::Create, explain(api, lang, &case, err).await),
             }
         }
         Command::ViewCase { case } => match api.describe_case(&case, None).await {
-            Ok(view) => Executed::Viewed(Box::new(view)),
+            Ok(view) => Executed::Viewed {
+                view: Box::new(view),
+                zone: zone_of(deps, origin).await,
+            },
             Err(err) => failed(Action::View, err),
         },
         Command::ListCases { include_resolved } => {
@@ -302,6 +330,7 @@ pub(crate) async fn execute(
                 Ok(page) => Executed::Listed {
                     page,
                     include_resolved,
+                    zone: zone_of(deps, origin).await,
                 },
                 Err(err) => failed(Action::List, err),
             }
@@ -337,6 +366,56 @@ pub(crate) async fn execute(
         _ => Executed::Help {
             unrecognised: false,
         },
+    }
+}
+
+/// Sets the case's language to the deployment's unless the message named one, and checks it
+/// with DescribeSupportedLanguages: where AWS does not handle the service and category in it,
+/// the case is opened in English, and the refused language is returned for the reply. When the
+/// check itself fails, the case is opened as configured (CreateCase has the last word).
+async fn choose_language(
+    api: &Support,
+    configured: &str,
+    case: &mut support_commands::NewCase,
+) -> Option<String> {
+    if !case.language_given {
+        configured.clone_into(&mut case.language);
+    }
+    if case.language == "en" {
+        return None;
+    }
+    let (Some(service), Some(category)) = (&case.service_code, &case.category_code) else {
+        return None;
+    };
+    match api
+        .supported_languages(&case.issue_type, service, category)
+        .await
+    {
+        Ok(languages) if !languages.contains(&case.language) => {
+            Some(std::mem::replace(&mut case.language, "en".to_owned()))
+        }
+        Ok(_) => None,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot check the case language; creating as configured");
+            None
+        }
+    }
+}
+
+/// A CreateCase parameter error explained with the catalogue (the closest service codes, or
+/// the service's categories); as AWS said it when the catalogue cannot be read.
+async fn explain(
+    api: &Support,
+    lang: Lang,
+    case: &support_commands::NewCase,
+    err: SupportError,
+) -> SupportError {
+    if !matches!(err, SupportError::InvalidParameter(_)) {
+        return err;
+    }
+    match api.service_index(language_code(lang)).await {
+        Ok(index) => err.explain_create(case, &index),
+        Err(_) => err,
     }
 }
 
@@ -496,6 +575,15 @@ mod tests {
             self.called("ResolveCase");
             self.inner.resolve_case(case).await
         }
+        async fn supported_languages(
+            &self,
+            _: &support_commands::IssueType,
+            _: &str,
+            _: &str,
+        ) -> Result<Vec<String>, SupportError> {
+            self.called("DescribeSupportedLanguages");
+            Ok(vec!["zh".into(), "en".into(), "ja".into(), "ko".into()])
+        }
     }
 
     /// A store that cannot read or write.
@@ -517,6 +605,7 @@ mod tests {
         support: Support,
         store: Box<dyn CaseLinkStore>,
         policy: Policy,
+        case_language: &'static str,
     }
 
     impl World {
@@ -531,6 +620,7 @@ mod tests {
                     resolve_policy: resolve,
                     ..Config::default()
                 }),
+                case_language: "zh",
             }
         }
 
@@ -543,6 +633,7 @@ mod tests {
                 policy: &self.policy,
                 lang: Lang::Zh,
                 time_zone_minutes: 480,
+                case_language: self.case_language,
             };
             let origin = Origin {
                 nick: "张三".into(),
@@ -564,7 +655,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_create_makes_two_calls_and_signs_the_body_with_the_sender_and_group() {
+    async fn a_create_makes_two_calls_after_one_language_check_per_service_and_signs_the_body() {
         let world = World::new(ResolvePolicy::default());
         let Executed::Created {
             case_id,
@@ -575,6 +666,12 @@ mod tests {
             panic!("created")
         };
         assert!(display_id.is_some());
+        assert_eq!(
+            world.api.take(),
+            ["DescribeSupportedLanguages", "CreateCase", "DescribeCases"]
+        );
+        let again = world.run("s1", create("still")).await;
+        assert!(matches!(again, Executed::Created { .. }), "{again:?}");
         assert_eq!(world.api.take(), ["CreateCase", "DescribeCases"]);
         let view = world
             .api
@@ -587,6 +684,90 @@ mod tests {
         assert!(
             body.ends_with("— 张三 通过钉钉群「运维值班」提交 (casebot ref t0k3n)"),
             "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_case_language_aws_does_not_handle_for_the_service_opens_the_case_in_english() {
+        let mut world = World::new(ResolvePolicy::default());
+        world.case_language = "fr";
+        let Executed::Created {
+            case_id,
+            language_refused,
+            ..
+        } = world.run("s1", create("bonjour")).await
+        else {
+            panic!("created")
+        };
+        assert_eq!(language_refused.as_deref(), Some("fr"));
+        let details = world
+            .api
+            .inner
+            .case_details(&CaseRef::CaseId(case_id))
+            .await
+            .unwrap();
+        assert_eq!(details.language.as_deref(), Some("en"));
+
+        world.case_language = "ja";
+        let Executed::Created {
+            case_id,
+            language_refused,
+            ..
+        } = world.run("s1", create("こんにちは")).await
+        else {
+            panic!("created")
+        };
+        assert_eq!(language_refused, None);
+        let details = world
+            .api
+            .inner
+            .case_details(&CaseRef::CaseId(case_id))
+            .await
+            .unwrap();
+        assert_eq!(details.language.as_deref(), Some("ja"));
+    }
+
+    #[tokio::test]
+    async fn a_language_written_in_the_message_wins_over_the_deployments() {
+        let mut world = World::new(ResolvePolicy::default());
+        world.case_language = "ja";
+        let mut case =
+            NewCase::new("s", "b", Severity::Low).service("aws-lambda", "general-guidance");
+        case.language = "en".into();
+        case.language_given = true;
+        let Executed::Created { case_id, .. } = world.run("s1", Command::CreateCase(case)).await
+        else {
+            panic!("created")
+        };
+        let details = world
+            .api
+            .inner
+            .case_details(&CaseRef::CaseId(case_id))
+            .await
+            .unwrap();
+        assert_eq!(details.language.as_deref(), Some("en"));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_service_code_is_answered_with_the_closest_codes_not_awss_words() {
+        let world = World::new(ResolvePolicy::default());
+        let case = NewCase::new("s", "b", Severity::Low).service("ec2", "other");
+        let Executed::Failed { error, .. } = world.run("s1", Command::CreateCase(case)).await
+        else {
+            panic!("failed")
+        };
+        let SupportError::UnknownServiceCode { closest, .. } = &error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(closest[0].0, "amazon-elastic-compute-cloud-linux");
+        let case = NewCase::new("s", "b", Severity::Low).service("aws-lambda", "instance-issue");
+        let Executed::Failed { error, .. } = world.run("s1", Command::CreateCase(case)).await
+        else {
+            panic!("failed")
+        };
+        assert!(
+            matches!(&error, SupportError::UnknownCategoryCode { valid, .. } if valid.iter().any(|(c, _)| c == "general-guidance")),
+            "{error:?}"
         );
     }
 

@@ -65,6 +65,7 @@ mod tests {
             case_id: CaseId::new_unchecked("case-1"),
             display_id: Some("1".into()),
             subject: "s".into(),
+            language_refused: None,
         };
         let (audit, link) = record(&origin(), &claim, "create", &created);
         let (case_id, link) = link.unwrap();

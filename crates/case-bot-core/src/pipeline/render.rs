@@ -10,6 +10,7 @@ use support_commands::{
 
 use super::execute::{Action, Executed};
 use super::notices;
+use crate::notify::message::local_time;
 use crate::policy::Refusal;
 
 /// The reply to a command that came to `executed`.
@@ -36,17 +37,25 @@ pub(crate) fn reply(lang: Lang, executed: &Executed) -> OutboundMessage {
         Executed::Created {
             case_id,
             display_id,
+            language_refused,
             ..
-        } => created(lang, case_id.as_str(), display_id.as_deref()),
-        Executed::Viewed(view) => case_view(lang, view),
+        } => created(
+            lang,
+            case_id.as_str(),
+            display_id.as_deref(),
+            language_refused.as_deref(),
+        ),
+        Executed::Viewed { view, zone } => case_view(lang, view, *zone),
         Executed::Listed {
             page,
             include_resolved,
+            zone,
         } => case_list(
             lang,
             &page.cases,
             *include_resolved,
             page.next_page.is_some(),
+            *zone,
         ),
         Executed::Replied { case_id, reopened } => replied(lang, case_id.as_str(), *reopened),
         Executed::Resolved { case_id } => resolved(lang, case_id.as_str()),
@@ -165,37 +174,63 @@ fn lookup(lang: Lang, query: &str, services: &[Service]) -> OutboundMessage {
     text(out)
 }
 
-fn created(lang: Lang, case_id: &str, display_id: Option<&str>) -> OutboundMessage {
+/// The create reply. Chinese keeps the old bot's `AWS-[创建工单成功]\ncase id: …`; English
+/// has its own header and keeps the `case id: …` line, the one that scripts read.
+fn created(
+    lang: Lang,
+    case_id: &str,
+    display_id: Option<&str>,
+    language_refused: Option<&str>,
+) -> OutboundMessage {
     let display = display_id
         .map(|d| format!("\ndisplay id: {d}"))
         .unwrap_or_default();
-    text(
-        format!(
-            "AWS-[创建工单成功]\ncase id: {case_id}{display}\n{}",
-            lang.pick(
-                "AWS 的回复会发到本群。查看进度：查看 ",
-                "AWS's answers will be posted here. Progress: view "
-            )
-        ) + case_id,
-    )
+    let language = language_refused
+        .map(|l| match lang {
+            Lang::En => format!(
+                "\nAWS does not handle this service's cases in `{l}`, so it was opened in English."
+            ),
+            _ => format!("\nAWS 不支持用「{l}」处理该服务的工单，已改用英文（en）创建。"),
+        })
+        .unwrap_or_default();
+    text(format!(
+        "AWS-[{}]\ncase id: {case_id}{display}{language}\n{}{case_id}",
+        lang.pick("创建工单成功", "case created"),
+        lang.pick(
+            "AWS 的回复会发到本群。查看进度：查看 ",
+            "AWS's answers will be posted here. Progress: view "
+        )
+    ))
 }
 
 fn create_failed(lang: Lang, err: &SupportError) -> OutboundMessage {
-    text(format!("AWS-[创建工单失败]\n{}", err.chat_text(lang)))
+    text(format!(
+        "AWS-[{}]\n{}",
+        lang.pick("创建工单失败", "case not created"),
+        err.chat_text(lang)
+    ))
 }
 
+/// The resolve reply: the old bot's `AWS-[释放case成功]\ncase_id:…已释放` in Chinese.
 fn resolved(lang: Lang, case_id: &str) -> OutboundMessage {
-    let _ = lang;
-    text(format!("AWS-[释放case成功]\ncase_id:{case_id}已释放"))
+    text(match lang {
+        Lang::En => format!("AWS-[case resolved]\ncase_id:{case_id} is resolved"),
+        _ => format!("AWS-[释放case成功]\ncase_id:{case_id}已释放"),
+    })
 }
 
 fn resolve_failed(lang: Lang, case_ref: &str, err: &SupportError) -> OutboundMessage {
-    match err {
-        SupportError::CaseNotFound(_) => {
-            text(format!("AWS-[释放case失败]\ncase_id:{case_ref}不存在"))
+    let header = lang.pick("释放case失败", "case not resolved");
+    match (err, lang) {
+        (SupportError::CaseNotFound(_), Lang::En) => text(format!(
+            "AWS-[{header}]\ncase_id:{case_ref} was not found\n{}",
+            err.chat_text(lang)
+        )),
+        (SupportError::CaseNotFound(_), _) => {
+            text(format!("AWS-[{header}]\ncase_id:{case_ref}不存在"))
         }
-        other => text(format!(
-            "AWS-[释放case失败]\ncase_id:{case_ref}\n{}",
+        (other, _) => text(format!(
+            "AWS-[{header}]\ncase_id:{case_ref}\n{}",
             other.chat_text(lang)
         )),
     }
@@ -224,7 +259,12 @@ fn replied(lang: Lang, case_id: &str, reopened: bool) -> OutboundMessage {
     ))
 }
 
-fn comm_line(lang: Lang, c: &Communication) -> String {
+/// An AWS time in the conversation's zone (`2026-11-30 21:05 (UTC+8)`), or as AWS wrote it.
+fn shown_time(time: &str, zone: i32) -> String {
+    support_commands::parse_iso8601(time).map_or_else(|| time.to_owned(), |ms| local_time(ms, zone))
+}
+
+fn comm_line(lang: Lang, c: &Communication, zone: i32) -> String {
     let who = if c.is_from_aws() {
         lang.pick("**AWS 工程师**", "**AWS engineer**").to_owned()
     } else {
@@ -235,33 +275,53 @@ fn comm_line(lang: Lang, c: &Communication) -> String {
         .lines()
         .map(|l| format!("> {}\n", escape(l)))
         .collect();
-    format!("- {who} · {}\n\n{body}\n", c.time_created)
+    format!(
+        "- {who} · {}\n\n{body}\n",
+        shown_time(&c.time_created, zone)
+    )
 }
 
-fn case_fields(lang: Lang, case: &CaseDetails) -> String {
+fn severity_label(lang: Lang, case: &CaseDetails) -> String {
+    case.severity
+        .as_ref()
+        .map_or_else(|| "-".to_owned(), |s| s.label(lang))
+}
+
+fn case_fields(lang: Lang, case: &CaseDetails, zone: i32) -> String {
+    let opened = case
+        .time_created
+        .as_deref()
+        .map(|t| {
+            format!(
+                "- {}: {}\n",
+                lang.pick("创建时间", "Opened"),
+                shown_time(t, zone)
+            )
+        })
+        .unwrap_or_default();
     format!(
-        "- {}: {}\n- display id: {}\n- case id: {}\n- {}: {}\n- {}: {}\n- {}: {} / {}\n",
+        "- {}: {}\n- display id: {}\n- case id: {}\n- {}: {}\n- {}: {}\n- {}: {} / {}\n{opened}",
         lang.pick("主题", "Subject"),
         escape(&case.subject),
         case.display_id.as_deref().unwrap_or("-"),
         case.case_id,
         lang.pick("状态", "Status"),
-        case.status,
+        case.status.label(lang),
         lang.pick("严重级别", "Severity"),
-        case.severity.as_ref().map_or("-", |s| s.as_str()),
+        severity_label(lang, case),
         lang.pick("服务", "Service"),
         case.service_code.as_deref().unwrap_or("-"),
         case.category_code.as_deref().unwrap_or("-"),
     )
 }
 
-fn case_view(lang: Lang, view: &CaseView) -> OutboundMessage {
+fn case_view(lang: Lang, view: &CaseView, zone: i32) -> OutboundMessage {
     let mut md = format!(
         "### AWS {} {}\n\n",
         lang.pick("工单", "case"),
         view.case.display_id.as_deref().unwrap_or("")
     );
-    md.push_str(&case_fields(lang, &view.case));
+    md.push_str(&case_fields(lang, &view.case, zone));
     md.push_str(&format!(
         "\n#### {}\n\n",
         lang.pick(
@@ -270,7 +330,7 @@ fn case_view(lang: Lang, view: &CaseView) -> OutboundMessage {
         )
     ));
     for c in &view.communications {
-        md.push_str(&comm_line(lang, c));
+        md.push_str(&comm_line(lang, c, zone));
     }
     if view.next_page.is_some() {
         md.push_str(lang.pick(
@@ -289,6 +349,7 @@ fn case_list(
     cases: &[CaseDetails],
     include_resolved: bool,
     more: bool,
+    zone: i32,
 ) -> OutboundMessage {
     let title = if include_resolved {
         lang.pick("全部工单", "all cases")
@@ -303,12 +364,17 @@ fn case_list(
     }
     let mut md = format!("### AWS {title} ({})\n\n", cases.len());
     for case in cases {
+        let opened = case
+            .time_created
+            .as_deref()
+            .map(|t| format!(" · {}", shown_time(t, zone)))
+            .unwrap_or_default();
         md.push_str(&format!(
-            "- **{}** {} · {} · {}\n  {}\n",
+            "- **{}** {} · {} · {}\n  {}{opened}\n",
             case.display_id.as_deref().unwrap_or("-"),
             escape(&case.subject),
-            case.status,
-            case.severity.as_ref().map_or("-", |s| s.as_str()),
+            case.status.label(lang),
+            severity_label(lang, case),
             case.case_id
         ));
     }
@@ -387,6 +453,7 @@ mod tests {
                 case_id: case_id(),
                 display_id: Some("1234567890".into()),
                 subject: String::new(),
+                language_refused: None,
             },
         ));
         assert!(
@@ -488,13 +555,17 @@ mod tests {
                 refusal: Refusal::Resolve,
                 case_id: None,
             },
-            Executed::Viewed(Box::new(view)),
+            Executed::Viewed {
+                view: Box::new(view),
+                zone: 480,
+            },
             Executed::Listed {
                 page: CasePage {
                     cases: Vec::new(),
                     next_page: None,
                 },
                 include_resolved: false,
+                zone: 480,
             },
             Executed::Replied {
                 case_id: case_id(),
@@ -517,5 +588,140 @@ mod tests {
                 assert!(text.contains("AWS"), "{executed:?} in {lang:?}: {text}");
             }
         }
+    }
+
+    fn created(lang: Lang, language_refused: Option<&str>) -> String {
+        text_of(&reply(
+            lang,
+            &Executed::Created {
+                case_id: case_id(),
+                display_id: Some("1234567890".into()),
+                subject: String::new(),
+                language_refused: language_refused.map(str::to_owned),
+            },
+        ))
+    }
+
+    fn has_han(text: &str) -> bool {
+        text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    }
+
+    #[test]
+    fn english_create_and_resolve_replies_are_english_and_keep_the_case_id_line() {
+        let en = created(Lang::En, None);
+        assert!(
+            en.starts_with("AWS-[case created]\ncase id: case-111122223333"),
+            "{en}"
+        );
+        assert!(!has_han(&en), "{en}");
+        let resolved = text_of(&reply(Lang::En, &Executed::Resolved { case_id: case_id() }));
+        assert_eq!(
+            resolved,
+            "AWS-[case resolved]\ncase_id:case-111122223333-muen-2022-7118885805350839 is resolved"
+        );
+        for error in [
+            SupportError::CaseNotFound("case-1".into()),
+            SupportError::Throttled("x".into()),
+        ] {
+            for action in [Action::Create, Action::Resolve] {
+                let failed = text_of(&reply(
+                    Lang::En,
+                    &Executed::Failed {
+                        action,
+                        error: error.clone(),
+                        case: Some("case-1".into()),
+                    },
+                ));
+                assert!(!has_han(&failed), "{failed}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_case_language_is_said_in_the_create_reply() {
+        assert!(
+            created(Lang::Zh, Some("fr"))
+                .contains("AWS 不支持用「fr」处理该服务的工单，已改用英文（en）创建。")
+        );
+        assert!(created(Lang::En, Some("fr")).contains(
+            "AWS does not handle this service's cases in `fr`, so it was opened in English."
+        ));
+        assert!(!created(Lang::Zh, None).contains("不支持"));
+    }
+
+    fn view(zone: i32) -> Executed {
+        let mut case = CaseDetails::for_tests(
+            case_id().as_str(),
+            "1234567890",
+            CaseStatus::PendingCustomerAction,
+        );
+        case.severity = Some(Severity::High);
+        case.time_created = Some("2026-11-30T13:05:00.000Z".into());
+        Executed::Viewed {
+            view: Box::new(CaseView {
+                case,
+                communications: vec![Communication::new(
+                    "Please send the logs",
+                    "Amazon Web Services",
+                    "2026-11-30T14:00:00.000Z",
+                )],
+                next_page: None,
+            }),
+            zone,
+        }
+    }
+
+    #[test]
+    fn a_viewed_case_shows_status_and_severity_in_words_with_the_code_and_times_in_the_zone() {
+        let zh = text_of(&reply(Lang::Zh, &view(480)));
+        assert!(
+            zh.contains("- 状态: 等待您的回复（pending-customer-action）"),
+            "{zh}"
+        );
+        assert!(zh.contains("- 严重级别: 生产系统受损（high）"), "{zh}");
+        assert!(zh.contains("- 创建时间: 2026-11-30 21:05 (UTC+8)"), "{zh}");
+        assert!(zh.contains("· 2026-11-30 22:00 (UTC+8)"), "{zh}");
+        assert!(!zh.contains("T14:00"), "{zh}");
+        let tokyo = text_of(&reply(Lang::Zh, &view(540)));
+        assert!(tokyo.contains("2026-11-30 23:00 (UTC+9)"), "{tokyo}");
+        let en = text_of(&reply(Lang::En, &view(480)));
+        assert!(
+            en.contains("- Status: waiting for you (pending-customer-action)"),
+            "{en}"
+        );
+        assert!(
+            en.contains("- Severity: production system impaired (high)"),
+            "{en}"
+        );
+        assert!(en.contains("- Opened: 2026-11-30 21:05 (UTC+8)"), "{en}");
+    }
+
+    #[test]
+    fn a_case_list_shows_statuses_in_words_and_opening_times_in_the_zone() {
+        let mut case = CaseDetails::for_tests(case_id().as_str(), "1234567890", CaseStatus::Opened);
+        case.severity = Some(Severity::Low);
+        case.time_created = Some("2026-11-30T13:05:00.000Z".into());
+        let listed = |lang| {
+            text_of(&reply(
+                lang,
+                &Executed::Listed {
+                    page: CasePage {
+                        cases: vec![case.clone()],
+                        next_page: None,
+                    },
+                    include_resolved: false,
+                    zone: 480,
+                },
+            ))
+        };
+        let zh = listed(Lang::Zh);
+        assert!(
+            zh.contains("· 已创建（opened） · 一般性指导（low）"),
+            "{zh}"
+        );
+        assert!(zh.contains("2026-11-30 21:05 (UTC+8)"), "{zh}");
+        let en = listed(Lang::En);
+        assert!(en.contains("· opened · general guidance (low)"), "{en}");
+        assert!(!has_han(&en), "{en}");
     }
 }

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::lang::Lang;
+
 macro_rules! wire_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -100,6 +102,41 @@ impl CaseStatus {
     pub fn is_open(&self) -> bool {
         *self != Self::Resolved
     }
+
+    /// The status in words, with AWS's code in brackets: `处理中（work-in-progress）`,
+    /// `Waiting for you (pending-customer-action)`. An unknown status is shown as AWS sent it.
+    ///
+    /// ```
+    /// use support_commands::{CaseStatus, Lang};
+    /// assert_eq!(CaseStatus::Opened.label(Lang::Zh), "已创建（opened）");
+    /// assert_eq!(CaseStatus::PendingCustomerAction.label(Lang::En), "waiting for you (pending-customer-action)");
+    /// assert_eq!(CaseStatus::Other("all-open".into()).label(Lang::Zh), "all-open");
+    /// ```
+    #[must_use]
+    pub fn label(&self, lang: Lang) -> String {
+        let words = match self {
+            Self::Opened => lang.pick("已创建", "opened"),
+            Self::Unassigned => lang.pick("等待分配工程师", "waiting for an engineer"),
+            Self::WorkInProgress => lang.pick("AWS 处理中", "AWS is working on it"),
+            Self::PendingCustomerAction => lang.pick("等待您的回复", "waiting for you"),
+            Self::CustomerActionCompleted => {
+                lang.pick("已回复，等待 AWS", "answered, waiting for AWS")
+            }
+            Self::Reopened => lang.pick("已重新打开", "reopened"),
+            Self::Resolved => lang.pick("已解决", "resolved"),
+            Self::Other(raw) => return raw.clone(),
+        };
+        bracketed(lang, words, self.as_str())
+    }
+}
+
+/// `words（code）` in Chinese, `words (code)` in English; just the code when they are the same.
+fn bracketed(lang: Lang, words: &str, code: &str) -> String {
+    match lang {
+        _ if words == code => code.to_owned(),
+        Lang::En => format!("{words} ({code})"),
+        _ => format!("{words}（{code}）"),
+    }
 }
 
 wire_enum!(
@@ -145,6 +182,26 @@ impl Severity {
             Self::Other(_) => None,
             known => Some(known),
         }
+    }
+
+    /// The severity in AWS's words, with the code in brackets: `生产系统受损（high）`.
+    ///
+    /// ```
+    /// use support_commands::{Lang, Severity};
+    /// assert_eq!(Severity::High.label(Lang::Zh), "生产系统受损（high）");
+    /// assert_eq!(Severity::Low.label(Lang::En), "general guidance (low)");
+    /// ```
+    #[must_use]
+    pub fn label(&self, lang: Lang) -> String {
+        let words = match self {
+            Self::Low => lang.pick("一般性指导", "general guidance"),
+            Self::Normal => lang.pick("系统受损", "system impaired"),
+            Self::High => lang.pick("生产系统受损", "production system impaired"),
+            Self::Urgent => lang.pick("生产系统停机", "production system down"),
+            Self::Critical => lang.pick("业务关键型系统停机", "business-critical system down"),
+            Self::Other(raw) => return raw.clone(),
+        };
+        bracketed(lang, words, self.as_str())
     }
 }
 

@@ -34,6 +34,10 @@ pub struct NewCase {
     pub cc: Vec<String>,
     /// Case language (`zh` by default).
     pub language: String,
+    /// Whether the message named the language (`language:`); when it did not, a deployment
+    /// may create the case in its own configured language instead.
+    #[serde(default)]
+    pub language_given: bool,
     /// Issue type (`technical` by default).
     pub issue_type: IssueType,
 }
@@ -55,6 +59,7 @@ impl NewCase {
             category_code: None,
             cc: Vec::new(),
             language: "zh".to_owned(),
+            language_given: false,
             issue_type: IssueType::Technical,
         }
     }

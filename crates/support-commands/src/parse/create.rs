@@ -206,6 +206,7 @@ pub(super) fn parse_create(after: &str, rest: &str) -> Result<Command, Error> {
             });
         }
         case.language = code;
+        case.language_given = true;
     }
     if let Some(issue_type) = get(Field::IssueType).filter(|t| !t.is_empty()) {
         case.issue_type = match IssueType::from_wire(issue_type) {

@@ -83,7 +83,14 @@ impl Error {
             }
             Self::MissingFields { fields } => {
                 if zh {
-                    format!("缺少字段：{}", fields.join("、"))
+                    format!(
+                        "缺少字段：{}",
+                        fields
+                            .iter()
+                            .map(|f| field_zh(f))
+                            .collect::<Vec<_>>()
+                            .join("、")
+                    )
                 } else {
                     format!("missing fields: {}", fields.join(", "))
                 }
@@ -101,7 +108,7 @@ impl Error {
             }
             Self::DuplicateField { field } => {
                 if zh {
-                    format!("字段 {field} 写了两次")
+                    format!("字段{}写了两次", field_zh(field))
                 } else {
                     format!("field {field} is given twice")
                 }
@@ -112,21 +119,21 @@ impl Error {
                 expected,
             } => {
                 if zh {
-                    format!("{field} 的值「{value}」无效，可选：{expected}")
+                    format!("{}的值「{value}」无效，可选：{expected}", field_zh(field))
                 } else {
                     format!("{field} `{value}` is not valid; allowed: {expected}")
                 }
             }
             Self::TooLong { field, max, actual } => {
                 if zh {
-                    format!("{field} 有 {actual} 个字符，最多 {max} 个")
+                    format!("{}有 {actual} 个字符，最多 {max} 个", field_zh(field))
                 } else {
                     format!("{field} has {actual} characters, at most {max}")
                 }
             }
             Self::Empty { field } => {
                 if zh {
-                    format!("{field} 不能为空")
+                    format!("{}不能为空", field_zh(field))
                 } else {
                     format!("{field} must not be empty")
                 }
@@ -157,6 +164,24 @@ impl Error {
         );
         Some(out)
     }
+}
+
+/// A field's name in Chinese with the key people write in brackets: `主题（subject）`.
+fn field_zh(field: &str) -> String {
+    let words = match field {
+        "subject" => "主题",
+        "body" => "描述",
+        "severityCode" => "严重级别",
+        "serviceCode" => "服务代码",
+        "categoryCode" => "分类代码",
+        "cc" => "抄送邮箱",
+        "language" => "工单语言",
+        "issueType" => "问题类型",
+        "query" => "服务名称",
+        "reply" => "回复内容",
+        _ => return field.to_owned(),
+    };
+    format!("{words}（{field}）")
 }
 
 fn argument_zh(argument: &str) -> &'static str {
