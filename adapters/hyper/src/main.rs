@@ -47,6 +47,12 @@ pub(crate) enum Failure {
         path: PathBuf,
         source: case_bot_core::Error,
     },
+    /// The sandbox's saved cases in the state file cannot be read.
+    #[error("--state {}: {source}. Move the file away to start the sandbox afresh.", path.display())]
+    SandboxState {
+        path: PathBuf,
+        source: support_commands::Error,
+    },
     /// Stream mode could not start or stopped for good (bad app key or secret).
     #[error("stream mode: {0}")]
     Stream(#[from] dingtalk_robot::Error),

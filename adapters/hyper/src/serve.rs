@@ -152,6 +152,34 @@ async fn secrets(
 
 /// The sandbox's pushes: with no app key of its own, to the local DingTalk of `case-bot say
 /// --wait` on 127.0.0.1:8081, and polled every 5 s (a sandbox poll costs nothing).
+/// The sandbox, with the cases it had when the bot last ran when there is a state file.
+async fn sandbox(
+    reply_after: Duration,
+    path: &std::path::Path,
+    state: Option<&SqliteStore>,
+) -> Result<Sandbox, Failure> {
+    let sandbox = Sandbox::with_config(SandboxConfig {
+        engineer_reply_after: reply_after,
+        ..SandboxConfig::default()
+    });
+    let Some(state) = state else {
+        return Ok(sandbox);
+    };
+    let saved = state
+        .sandbox_state()
+        .await
+        .map_err(|source| Failure::State {
+            path: path.to_owned(),
+            source,
+        })?;
+    sandbox
+        .with_saved(saved.as_deref(), state.sandbox_saver())
+        .map_err(|source| Failure::SandboxState {
+            path: path.to_owned(),
+            source,
+        })
+}
+
 fn sandbox_pushes(notify: &mut case_bot_core::NotifyConfig) {
     if notify.app_key.is_none()
         && notify.push_via != case_bot_core::PushVia::Webhook
@@ -262,6 +290,20 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
             ))
         }
     };
+    // The state file also keeps the sandbox's cases, so it is opened first.
+    let (store, sqlite): (Arc<dyn Store>, Option<SqliteStore>) = match (&table, &sdk) {
+        (Some(table), Some(sdk)) => (
+            Arc::new(DynamoStore::new(sdk, table.as_str()).audit_days(config.audit_days)),
+            None,
+        ),
+        _ => {
+            let sqlite = SqliteStore::open(&args.state).map_err(|source| Failure::State {
+                path: args.state.clone(),
+                source,
+            })?;
+            (Arc::new(sqlite.clone()), Some(sqlite))
+        }
+    };
     let support: Arc<dyn SupportApi> = match (config.support, &sdk) {
         (SupportBackend::Aws, Some(sdk)) => Arc::new(AwsSupport::from_sdk_config(
             sdk,
@@ -270,20 +312,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
                 ..AwsSupportConfig::default()
             },
         )),
-        _ => Arc::new(Sandbox::with_config(SandboxConfig {
-            engineer_reply_after: Duration::from_secs(args.sandbox_reply_after),
-            ..SandboxConfig::default()
-        })),
-    };
-    let store: Arc<dyn Store> = match (&table, &sdk) {
-        (Some(table), Some(sdk)) => {
-            Arc::new(DynamoStore::new(sdk, table.as_str()).audit_days(config.audit_days))
-        }
         _ => Arc::new(
-            SqliteStore::open(&args.state).map_err(|source| Failure::State {
-                path: args.state.clone(),
-                source,
-            })?,
+            sandbox(
+                Duration::from_secs(args.sandbox_reply_after),
+                &args.state,
+                sqlite.as_ref(),
+            )
+            .await?,
         ),
     };
     let sandbox = config.support == SupportBackend::Sandbox;

@@ -392,6 +392,39 @@ async fn an_undeliverable_reply_is_counted_in_readyz_logged_and_audited() {
 }
 
 #[tokio::test]
+async fn sandbox_cases_survive_a_clean_restart_and_a_kill() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let state = temp_state("sandbox-restart");
+    let bot = start_bot(&fake, None, &state, &[], &[]);
+    let created = say(&fake, &bot, "提工单\nsubject:沙盒重启\nbody:b\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance").await;
+    let first = case_id_in(&created);
+    bot.stop_gracefully();
+
+    let bot = start_bot(&fake, None, &state, &[], &[]);
+    let list = say(&fake, &bot, "工单列表").await;
+    assert!(list.contains(&first) && list.contains("沙盒重启"), "{list}");
+    let view = say(&fake, &bot, &format!("查看 {first}")).await;
+    assert!(
+        view.contains("沙盒重启") && !view.contains("另一个 AWS 账户"),
+        "{view}"
+    );
+    let replied = say(&fake, &bot, &format!("回复 {first}\n还在吗")).await;
+    assert!(replied.starts_with("AWS-[回复成功]"), "{replied}");
+    let created = say(&fake, &bot, "提工单\nsubject:第二个\nbody:b\nseverityCode:low\nserviceCode:aws-lambda\ncategoryCode:general-guidance").await;
+    let second = case_id_in(&created);
+    assert_ne!(first, second, "a restarted sandbox hands out new ids");
+    // Killed, not stopped: what was answered is in the file all the same.
+    bot.kill();
+
+    let bot = start_bot(&fake, None, &state, &[], &[]);
+    let view = say(&fake, &bot, &format!("查看 {first}")).await;
+    assert!(view.contains("还在吗"), "the reply before the kill: {view}");
+    let list = say(&fake, &bot, "工单列表").await;
+    assert!(list.contains(&first) && list.contains(&second), "{list}");
+    bot.stop_gracefully();
+}
+
+#[tokio::test]
 async fn restart_keeps_case_mapping_and_audit_trail() {
     let moto = MotoServer::start();
     let fake = FakeDingTalk::start().await.unwrap();

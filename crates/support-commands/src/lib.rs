@@ -62,6 +62,6 @@ pub use partition::Partition;
 #[cfg(feature = "aws")]
 pub use permissions::{Operation, Permission};
 pub use sandbox::{
-    COMMUNICATIONS_PAGE, SIMULATED_REPLY, Sandbox, SandboxClock, SandboxConfig, iso8601,
-    parse_iso8601,
+    COMMUNICATIONS_PAGE, SIMULATED_REPLY, Sandbox, SandboxClock, SandboxConfig, SandboxSaver,
+    iso8601, parse_iso8601,
 };

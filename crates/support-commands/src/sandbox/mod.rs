@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use crate::api::SupportApi;
 use crate::catalogue::catalogue;
@@ -17,9 +18,11 @@ use crate::model::{
 use crate::parse::{LANGUAGES, MAX_BODY_CHARS, MAX_CC};
 
 mod format;
+mod saved;
 
 pub use format::{iso8601, parse_iso8601};
 use format::{millis, mix};
+pub use saved::SandboxSaver;
 
 /// What the simulated AWS engineer writes.
 ///
@@ -68,6 +71,7 @@ impl Default for SandboxConfig {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 struct SandboxCase {
     details: CaseDetails,
     /// Oldest first.
@@ -76,6 +80,7 @@ struct SandboxCase {
     awaiting_aws_since: Option<u64>,
 }
 
+#[derive(Default, Serialize, Deserialize)]
 struct State {
     cases: Vec<SandboxCase>,
     next: u64,
@@ -112,6 +117,8 @@ pub struct Sandbox {
     services: Arc<Vec<Service>>,
     state: Mutex<State>,
     clock: SandboxClock,
+    /// Where every change is saved, if anywhere ([`with_saved`](Self::with_saved)).
+    saver: Option<SandboxSaver>,
 }
 
 impl fmt::Debug for Sandbox {
@@ -177,12 +184,9 @@ impl Sandbox {
         Self {
             config,
             services: catalogue(),
-            state: Mutex::new(State {
-                cases: Vec::new(),
-                next: 0,
-                seed: None,
-            }),
+            state: Mutex::new(State::default()),
             clock: Arc::new(SystemTime::now),
+            saver: None,
         }
     }
 
@@ -207,8 +211,10 @@ impl Sandbox {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Lets the simulated engineer answer every case that has waited long enough.
-    fn advance(&self, state: &mut State, now: u64) {
+    /// Lets the simulated engineer answer every case that has waited long enough; whether
+    /// any did.
+    fn advance(&self, state: &mut State, now: u64) -> bool {
+        let mut changed = false;
         let after = u64::try_from(self.config.engineer_reply_after.as_millis()).unwrap_or(u64::MAX);
         for case in &mut state.cases {
             let Some(since) = case.awaiting_aws_since else {
@@ -223,8 +229,10 @@ impl Sandbox {
                 ));
                 case.details.status = CaseStatus::PendingCustomerAction;
                 case.awaiting_aws_since = None;
+                changed = true;
             }
         }
+        changed
     }
 
     fn find<'a>(state: &'a mut State, case: &CaseRef) -> Result<&'a mut SandboxCase, Error> {
@@ -316,7 +324,7 @@ impl SupportApi for Sandbox {
         }
         let now = self.now_ms();
         let mut state = self.lock();
-        self.advance(&mut state, now);
+        self.advance_and_keep(&mut state, now);
         let open = state
             .cases
             .iter()
@@ -364,6 +372,7 @@ impl SupportApi for Sandbox {
             )],
             awaiting_aws_since: Some(now),
         });
+        self.keep(&state)?;
         Ok(case_id)
     }
 
@@ -371,7 +380,7 @@ impl SupportApi for Sandbox {
         let offset = page_offset(page)?;
         let now = self.now_ms();
         let mut state = self.lock();
-        self.advance(&mut state, now);
+        self.advance_and_keep(&mut state, now);
         let found = Self::find(&mut state, case)?;
         let newest_first: Vec<Communication> = found.communications.iter().rev().cloned().collect();
         let end = (offset + COMMUNICATIONS_PAGE).min(newest_first.len());
@@ -390,7 +399,7 @@ impl SupportApi for Sandbox {
     async fn case_details(&self, case: &CaseRef) -> Result<CaseDetails, Error> {
         let now = self.now_ms();
         let mut state = self.lock();
-        self.advance(&mut state, now);
+        self.advance_and_keep(&mut state, now);
         Ok(Self::find(&mut state, case)?.details.clone())
     }
 
@@ -399,7 +408,7 @@ impl SupportApi for Sandbox {
         let size = usize::try_from(filter.page_size.unwrap_or(100).clamp(10, 100)).unwrap_or(100);
         let now = self.now_ms();
         let mut state = self.lock();
-        self.advance(&mut state, now);
+        self.advance_and_keep(&mut state, now);
         // Cases are stored in creation order: newest first is the reverse.
         let matching: Vec<&SandboxCase> = state
             .cases
@@ -425,7 +434,7 @@ impl SupportApi for Sandbox {
         validate_body(body, cc)?;
         let now = self.now_ms();
         let mut state = self.lock();
-        self.advance(&mut state, now);
+        self.advance_and_keep(&mut state, now);
         let found = Self::find(&mut state, &CaseRef::CaseId(case.clone()))?;
         let reopened = found.details.status == CaseStatus::Resolved;
         found.details.status = match &found.details.status {
@@ -437,6 +446,7 @@ impl SupportApi for Sandbox {
             .communications
             .push(Communication::new(body, "CaseBotRole (Role)", iso8601(now)));
         found.awaiting_aws_since = Some(now);
+        self.keep(&state)?;
         Ok(ReplyOutcome { reopened })
     }
 
@@ -448,7 +458,7 @@ impl SupportApi for Sandbox {
         }
         let now = self.now_ms();
         let mut state = self.lock();
-        self.advance(&mut state, now);
+        self.advance_and_keep(&mut state, now);
         ids.iter()
             .map(|id| {
                 let found = Self::find(&mut state, &CaseRef::CaseId(id.clone()))?;
@@ -465,10 +475,11 @@ impl SupportApi for Sandbox {
     async fn resolve_case(&self, case: &CaseId) -> Result<Resolution, Error> {
         let now = self.now_ms();
         let mut state = self.lock();
-        self.advance(&mut state, now);
+        self.advance_and_keep(&mut state, now);
         let found = Self::find(&mut state, &CaseRef::CaseId(case.clone()))?;
         let initial = std::mem::replace(&mut found.details.status, CaseStatus::Resolved);
         found.awaiting_aws_since = None;
+        self.keep(&state)?;
         Ok(Resolution {
             initial,
             final_status: CaseStatus::Resolved,

@@ -21,6 +21,7 @@
 
 mod records;
 mod rows;
+mod sandbox;
 mod schema;
 
 use std::path::Path;

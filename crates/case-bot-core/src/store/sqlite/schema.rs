@@ -13,6 +13,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// are read for claims still valid.
 const LEGACY_CLAIM_ROWS: i64 = 20_000;
 
+/// The layout this version writes (`PRAGMA user_version`): 1 added the sandbox's saved cases.
+/// Files of earlier versions read 0 and are brought up to date when opened.
+pub(super) const SCHEMA_VERSION: i64 = 1;
+
 /// Why a file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum Unusable {
@@ -53,7 +57,9 @@ pub(super) fn open(conn: &Connection) -> Result<(), Unusable> {
          CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state, conversation, id);
          CREATE TABLE IF NOT EXISTS probe (id INTEGER PRIMARY KEY CHECK (id = 1), at_ms INTEGER NOT NULL);
          CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, id TEXT NOT NULL,
-             version INTEGER NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, id)) WITHOUT ROWID;",
+             version INTEGER NOT NULL, value TEXT NOT NULL, PRIMARY KEY (kind, id)) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS sandbox (id INTEGER PRIMARY KEY CHECK (id = 1), state TEXT NOT NULL,
+             saved_at_ms INTEGER NOT NULL);",
     )?;
     add_columns(
         conn,
@@ -97,6 +103,7 @@ pub(super) fn open(conn: &Connection) -> Result<(), Unusable> {
         "UPDATE outbox SET lease_owner = NULL, lease_until_ms = NULL WHERE lease_owner IS NOT NULL",
         [],
     )?;
+    conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))?;
     Ok(())
 }
 
