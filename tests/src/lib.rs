@@ -532,6 +532,25 @@ impl MotoServer {
         )
     }
 
+    /// Plays the account's support plan and IAM policy: `plan` `"basic"` makes every Support
+    /// operation answer `SubscriptionRequiredException`; the operations in `deny` (such as
+    /// `"CreateCase"`) answer `AccessDeniedException`. `("business", &[])` is the default.
+    ///
+    /// # Errors
+    /// The I/O error, or `InvalidData` if moto did not answer 200.
+    ///
+    /// ```no_run
+    /// let moto = casebot_testkit::MotoServer::start();
+    /// moto.set_account("business", &["ResolveCase"]).unwrap();
+    /// ```
+    pub fn set_account(&self, plan: &str, deny: &[&str]) -> std::io::Result<()> {
+        let deny: Vec<String> = deny.iter().map(|op| format!("\"{op}\"")).collect();
+        self.post_json(
+            "/casebot/support/account",
+            &format!("{{\"plan\":\"{plan}\",\"deny\":[{}]}}", deny.join(",")),
+        )
+    }
+
     /// An `SdkConfig` for this server: its endpoint, region us-east-1, dummy credentials and
     /// retries off (one attempt).
     ///

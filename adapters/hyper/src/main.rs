@@ -3,6 +3,7 @@
 //! `case-bot serve` runs the bot; `case-bot say "<text>"` talks to a running bot the way
 //! DingTalk does (a signed callback with a sessionWebhook of its own) and prints the reply.
 
+mod doctor;
 mod listen;
 mod local_dingtalk;
 mod say;
@@ -90,6 +91,11 @@ enum Cmd {
     Serve(Box<serve::ServeArgs>),
     /// Send a message to a running bot as DingTalk would, and print its reply.
     Say(say::SayArgs),
+    /// Check, without changing anything, whether this configuration will work: the secret,
+    /// the Support API and plan, IAM (dryRun), DingTalk, the Stream ticket or callback URL,
+    /// and the state file. Takes the same flags and variables as `serve`; exits 1 if a check
+    /// failed.
+    Doctor(Box<doctor::DoctorArgs>),
 }
 
 fn main() -> std::process::ExitCode {
@@ -106,12 +112,14 @@ fn main() -> std::process::ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Cmd::Serve(args) => serve::run(*args).await,
-            Cmd::Say(args) => say::run(args).await,
+            Cmd::Serve(args) => serve::run(*args).await.map(|()| true),
+            Cmd::Say(args) => say::run(args).await.map(|()| true),
+            Cmd::Doctor(args) => doctor::run(*args).await,
         }
     });
     match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
         Err(failure) => {
             eprintln!("case-bot: {failure}");
             std::process::ExitCode::from(2)

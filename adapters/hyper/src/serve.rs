@@ -35,13 +35,13 @@ pub(crate) enum LogFormat {
 pub(crate) struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "CASE_BOT_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
     #[command(flatten)]
     config: Config,
     /// The state store: a SQLite file (one server), or `dynamodb:TABLE` to share claims and
     /// the outbox between servers.
     #[arg(long, env = "CASE_BOT_STATE", default_value = "casebot-state.db")]
-    state: PathBuf,
+    pub(crate) state: PathBuf,
     /// Log format (level: CASE_BOT_LOG, e.g. info).
     #[arg(
         long,
@@ -50,7 +50,7 @@ pub(crate) struct ServeArgs {
         ignore_case = true,
         default_value = "text"
     )]
-    log_format: LogFormat,
+    pub(crate) log_format: LogFormat,
     /// Most concurrent connections; more wait in the listen queue.
     #[arg(long, env = "CASE_BOT_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: u32,
@@ -77,7 +77,12 @@ pub(crate) struct ServeArgs {
         ignore_case = true,
         default_value = "http"
     )]
-    mode: Mode,
+    pub(crate) mode: Mode,
+    /// The bot's public origin as DingTalk reaches it in HTTP mode (`https://bot.example.com`,
+    /// behind your TLS proxy): the start-up log and `case-bot doctor` print the callback URL
+    /// to paste as the robot's message receiving address.
+    #[arg(long, env = "CASE_BOT_PUBLIC_URL")]
+    pub(crate) public_url: Option<String>,
     /// Test knob: milliseconds of silence after which the Stream client pings.
     #[arg(
         long,
@@ -150,8 +155,11 @@ async fn secrets(
     }
 }
 
-/// The sandbox's pushes: with no app key of its own, to the local DingTalk of `case-bot say
-/// --wait` on 127.0.0.1:8081, and polled every 5 s (a sandbox poll costs nothing).
+/// The callback URL under `public` (an origin, or an origin with a path prefix).
+pub(crate) fn callback_url(public: &str) -> String {
+    format!("{}{CALLBACK_PATH}", public.trim_end_matches('/'))
+}
+
 /// The sandbox, with the cases it had when the bot last ran when there is a state file.
 async fn sandbox(
     reply_after: Duration,
@@ -180,6 +188,8 @@ async fn sandbox(
         })
 }
 
+/// The sandbox's pushes: with no app key of its own, to the local DingTalk of `case-bot say
+/// --wait` on 127.0.0.1:8081, and polled every 5 s (a sandbox poll costs nothing).
 fn sandbox_pushes(notify: &mut case_bot_core::NotifyConfig) {
     if notify.app_key.is_none()
         && notify.push_via != case_bot_core::PushVia::Webhook
@@ -246,11 +256,26 @@ async fn stream_readiness(app: &App) -> hyper::Response<Full<Bytes>> {
     case_bot_core::json_response(status, &body)
 }
 
-/// Runs `case-bot serve` until SIGTERM or Ctrl-C.
-pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
-    let started = Instant::now();
-    init_logs(args.log_format);
-    let mut config = args.config;
+/// What `serve` is for, or `doctor`, which builds the same bot but never opens the state
+/// file for writing (the running bot may have it) and reports a missing app key as a check.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    Serve,
+    Doctor,
+}
+
+/// The bot and what surrounds it, built from the flags.
+pub(crate) struct Prepared {
+    pub(crate) bot: CaseBot,
+    /// Stream mode's client (when the app key is known).
+    pub(crate) stream_client: Option<StreamClient>,
+    /// The DynamoDB table's name when the state is one (`dynamodb:TABLE`).
+    pub(crate) table: Option<String>,
+}
+
+/// Builds the bot `case-bot serve` would run from `args`.
+pub(crate) async fn prepare(args: &mut ServeArgs, purpose: Purpose) -> Result<Prepared, Failure> {
+    let mut config = std::mem::take(&mut args.config);
     let table = args
         .state
         .to_str()
@@ -274,34 +299,42 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         Mode::Http => None,
         Mode::Stream => {
             let keys = secrets.load().await.map_err(Failure::Config)?;
-            let app_key = keys.app_key.or_else(|| config.notify.app_key.clone()).ok_or(
-                Failure::Usage(
-                    "--mode stream needs the app key (Client ID): set DINGTALK_APP_KEY or the secret's app_key",
-                ),
-            )?;
-            Some(crate::stream::client(
-                app_key,
-                keys.app_secret,
-                &config.notify.dingtalk_openapi_base,
-                crate::stream::Knobs {
-                    ping_after_idle: Duration::from_millis(args.stream_ping_ms.max(1)),
-                    backoff_start: Duration::from_millis(args.stream_backoff_ms.max(1)),
-                },
-            ))
+            match keys.app_key.or_else(|| config.notify.app_key.clone()) {
+                Some(app_key) => Some(crate::stream::client(
+                    app_key,
+                    keys.app_secret,
+                    &config.notify.dingtalk_openapi_base,
+                    crate::stream::Knobs {
+                        ping_after_idle: Duration::from_millis(args.stream_ping_ms.max(1)),
+                        backoff_start: Duration::from_millis(args.stream_backoff_ms.max(1)),
+                    },
+                )),
+                None if purpose == Purpose::Doctor => None,
+                None => {
+                    return Err(Failure::Usage(
+                        "--mode stream needs the app key (Client ID): set DINGTALK_APP_KEY or the secret's app_key",
+                    ));
+                }
+            }
         }
     };
-    // The state file also keeps the sandbox's cases, so it is opened first.
-    let (store, sqlite): (Arc<dyn Store>, Option<SqliteStore>) = match (&table, &sdk) {
+    // The state file also keeps the sandbox's cases, so it is opened first; the doctor leaves
+    // it alone (it inspects it instead).
+    let (store, sqlite, dynamo): (Arc<dyn Store>, Option<SqliteStore>, _) = match (&table, &sdk) {
         (Some(table), Some(sdk)) => (
             Arc::new(DynamoStore::new(sdk, table.as_str()).audit_days(config.audit_days)),
             None,
+            Some(table.clone()),
         ),
+        _ if purpose == Purpose::Doctor => {
+            (Arc::new(case_bot_core::MemoryStore::default()), None, None)
+        }
         _ => {
             let sqlite = SqliteStore::open(&args.state).map_err(|source| Failure::State {
                 path: args.state.clone(),
                 source,
             })?;
-            (Arc::new(sqlite.clone()), Some(sqlite))
+            (Arc::new(sqlite.clone()), Some(sqlite), None)
         }
     };
     let support: Arc<dyn SupportApi> = match (config.support, &sdk) {
@@ -321,10 +354,30 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
             .await?,
         ),
     };
-    let sandbox = config.support == SupportBackend::Sandbox;
-    if sandbox {
+    if config.support == SupportBackend::Sandbox {
         sandbox_pushes(&mut config.notify);
     }
+    let bot = CaseBot::builder(support, secrets)
+        .store(store)
+        .config(config)
+        .build()
+        .map_err(Failure::Config)?;
+    Ok(Prepared {
+        bot,
+        stream_client,
+        table: dynamo,
+    })
+}
+
+/// Runs `case-bot serve` until SIGTERM or Ctrl-C.
+pub(crate) async fn run(mut args: ServeArgs) -> Result<(), Failure> {
+    let started = Instant::now();
+    init_logs(args.log_format);
+    let Prepared {
+        bot, stream_client, ..
+    } = prepare(&mut args, Purpose::Serve).await?;
+    let config = bot.config();
+    let sandbox = config.support == SupportBackend::Sandbox;
     let mode_name = match args.mode {
         Mode::Http => "http",
         Mode::Stream => "stream",
@@ -334,11 +387,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), Failure> {
         SupportBackend::Aws => "aws",
         _ => "sandbox (no AWS account needed)",
     };
-    let bot = CaseBot::builder(support, secrets)
-        .store(store)
-        .config(config)
-        .build()
-        .map_err(Failure::Config)?;
+    if let (Mode::Http, Some(public)) = (args.mode, &args.public_url) {
+        tracing::info!(
+            callback_url = %callback_url(public),
+            "DingTalk's message receiving address (paste it in the robot's settings)"
+        );
+    }
     // The courier (pending replies from before a restart), recovery of claims a crash left
     // unfinished, and the store's upkeep.
     bot.start();

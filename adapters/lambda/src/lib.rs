@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use case_bot_core::{
-    CALLBACK_PATH, CallbackService, CaseBot, CaseEvent, Config, DynamoStore, MemoryStore,
+    CALLBACK_PATH, CallbackService, CaseBot, CaseEvent, Check, Config, DynamoStore, MemoryStore,
     SecretSource, Secrets, SecretsFrom, SecretsManagerSource, StaticSecrets, Store, SupportBackend,
     other_route,
 };
@@ -181,6 +181,8 @@ pub const EVENT_DELIVERY: Duration = Duration::from_secs(10);
 ///   a redelivered event finds nothing new and sends nothing.
 /// - `{"casebot": "reconcile"}` (every 5 minutes): every followed case is looked at, for
 ///   missed events and for status changes, which have no events; then the sweep.
+/// - `{"casebot": "doctor"}`, optionally with `"test_conversation": "cid…"`: the [`doctor`]
+///   checks; nothing else runs.
 /// - anything else (the every-minute schedule): the [`sweep`].
 ///
 /// # Errors
@@ -207,7 +209,14 @@ pub async fn on_event(
             "case_id": case_event.case_id, "messages": report.messages, "delivered": delivered,
         }));
     }
-    let reconcile = event.get("casebot").and_then(serde_json::Value::as_str) == Some("reconcile");
+    let asked = event.get("casebot").and_then(serde_json::Value::as_str);
+    if asked == Some("doctor") {
+        let conversation = event
+            .get("test_conversation")
+            .and_then(serde_json::Value::as_str);
+        return Ok(doctor(bot, conversation).await);
+    }
+    let reconcile = asked == Some("reconcile");
     let polled = if reconcile {
         Some(bot.poll_cases().await)
     } else {
@@ -233,6 +242,52 @@ pub async fn on_event(
         None => {}
     }
     Ok(summary)
+}
+
+/// `case-bot doctor` for the deployed function, run by the test event
+/// `{"casebot": "doctor"}` on the events function (`sam remote invoke`, or the console's Test
+/// tab): the secret, the Support API and plan, IAM with dryRun, DingTalk (reachable, the app's
+/// token, a test message to `test_conversation` when given), the DynamoDB table, and the
+/// callback URL (`CASE_BOT_PUBLIC_URL`, which the template sets). Answers
+/// `{"healthy": …, "checks": […], "text": "…"}` and logs the text.
+///
+/// ```no_run
+/// # async fn run(bot: case_bot_core::CaseBot) {
+/// let answer = case_bot_lambda::doctor(&bot, None).await;
+/// assert!(answer["checks"].is_array());
+/// # }
+/// ```
+pub async fn doctor(bot: &CaseBot, test_conversation: Option<&str>) -> serde_json::Value {
+    let mut report = bot.doctor(test_conversation, true).await;
+    report.push(match bot.probe_store().await {
+        Ok(()) => Check::pass("state", "the DynamoDB table (CASE_BOT_TABLE) takes writes"),
+        Err(err) => Check::fail(
+            "state",
+            format!("the state store does not take writes: {err}"),
+            "check CASE_BOT_TABLE and the function role's DynamoDB permissions (the SAM template grants them)",
+        ),
+    });
+    report.push(match std::env::var("CASE_BOT_PUBLIC_URL") {
+        Ok(url) if !url.is_empty() => Check::pass(
+            "callback URL",
+            format!(
+                "paste {}{} as the robot's message receiving address",
+                url.trim_end_matches('/'),
+                CALLBACK_PATH
+            ),
+        ),
+        _ => Check::note(
+            "callback URL",
+            "CASE_BOT_PUBLIC_URL is not set: see the stack output CallbackUrl",
+        ),
+    });
+    let text = report.to_string();
+    tracing::info!(healthy = report.healthy(), "doctor\n{text}");
+    serde_json::json!({
+        "healthy": report.healthy(),
+        "checks": report.checks(),
+        "text": text,
+    })
 }
 
 /// The function's routes: `POST /dingtalk/callback` (the bot runs and replies before it

@@ -276,3 +276,77 @@ async fn an_event_that_is_not_a_support_event_is_only_a_sweep() {
     assert_eq!(summary["finished"], true, "{summary}");
     assert!(summary.get("cases").is_none(), "{summary}");
 }
+
+/// A bot on moto's Support API with an app the fake DingTalk knows.
+async fn bot_on_moto(fake: &FakeDingTalk, moto: &casebot_testkit::MotoServer) -> CaseBot {
+    let aws = support_commands::AwsSupport::from_sdk_config(
+        &moto.sdk_config().await,
+        support_commands::AwsSupportConfig::default(),
+    );
+    let config = Config {
+        support: case_bot_core::SupportBackend::Aws,
+        ..Config::default()
+    };
+    CaseBot::builder(
+        Arc::new(aws),
+        Arc::new(StaticSecrets::new(
+            Secrets::from_json(&format!(
+                r#"{{"app_secret":"{APP_SECRET}","app_key":"dinglambda"}}"#
+            ))
+            .unwrap(),
+        )),
+    )
+    .store(Arc::new(MemoryStore::default()))
+    .sender(
+        Sender::builder()
+            .api_base(fake.base_url())
+            .openapi_base(fake.base_url())
+            .build()
+            .unwrap(),
+    )
+    .config(config)
+    .build()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_doctor_test_event_runs_every_check_and_names_a_missing_plan() {
+    let moto = casebot_testkit::MotoServer::start();
+    let fake = FakeDingTalk::builder()
+        .app(dingtalk_robot::testing::FakeApp::new(
+            "dinglambda",
+            APP_SECRET,
+        ))
+        .start()
+        .await
+        .unwrap();
+    let bot = bot_on_moto(&fake, &moto).await;
+    let answer = case_bot_lambda::on_event(
+        &bot,
+        serde_json::json!({"casebot": "doctor", "test_conversation": "cidOps=="}),
+    )
+    .await
+    .unwrap();
+    let text = answer["text"].as_str().unwrap();
+    assert_eq!(answer["healthy"], true, "{text}");
+    assert!(
+        text.contains("✅ IAM support:CreateCase: allowed (dryRun)"),
+        "{text}"
+    );
+    assert!(text.contains("✅ test message: sent to cidOps=="), "{text}");
+    assert!(text.contains("✅ state:"), "{text}");
+    let checks = answer["checks"].as_array().unwrap();
+    assert!(checks.iter().all(|c| c["verdict"] != "fail"), "{answer}");
+    assert_eq!(fake.messages().len(), 1, "only the test message");
+
+    moto.set_account("basic", &[]).unwrap();
+    let answer = case_bot_lambda::on_event(&bot, serde_json::json!({"casebot": "doctor"}))
+        .await
+        .unwrap();
+    assert_eq!(answer["healthy"], false);
+    let text = answer["text"].as_str().unwrap();
+    assert!(
+        text.contains("❌ Support API: SubscriptionRequiredException"),
+        "{text}"
+    );
+}

@@ -40,6 +40,7 @@
 
 mod bot;
 mod config;
+mod doctor;
 mod error;
 mod event;
 mod http;
@@ -52,6 +53,7 @@ mod store;
 
 pub use bot::{CaseBot, CaseBotBuilder, Health, Readiness};
 pub use config::{Config, CrashPoint, ReplyMode, ResolvePolicy, SecretsFrom, SupportBackend};
+pub use doctor::{Check, Report, Verdict};
 pub use error::{BoxError, Error};
 pub use event::{Admission, Admitted, Delivery, Event, Outcome};
 pub use http::{
@@ -64,10 +66,10 @@ pub use secrets::SecretsManagerSource;
 pub use secrets::{DEFAULT_SECRET_ID, SecretSource, Secrets, StaticSecrets};
 #[cfg(feature = "dynamodb")]
 pub use store::DynamoStore;
-#[cfg(feature = "sqlite")]
-pub use store::SqliteStore;
 pub use store::{
     AuditRecord, AuditStore, CaseLink, CaseLinkStore, Claim, ClaimState, ClaimStore, DeliveryState,
     Destination, Finish, MemoryStore, OutboxEntry, OutboxStore, Record, RecordStore, RecordSwap,
     Settlement, Store,
 };
+#[cfg(feature = "sqlite")]
+pub use store::{SqliteStore, StateFile};

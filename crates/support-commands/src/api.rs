@@ -12,6 +12,7 @@ use crate::model::{
     CaseDetails, CaseFilter, CaseId, CasePage, CaseRef, CaseView, Communication, IssueType,
     NewCase, ReplyOutcome, Resolution, Service, SeverityLevel, WatchedCase,
 };
+use crate::permissions::{Operation, Permission};
 
 /// Every AWS Support operation the bot needs.
 ///
@@ -36,6 +37,26 @@ pub trait SupportApi: Send + Sync {
 
     /// CreateCase.
     async fn create_case(&self, case: &NewCase) -> Result<CaseId, Error>;
+
+    /// Whether the backend's identity may call `operation`, asked without doing it (AWS's
+    /// `dryRun`). The default answers [`Permission::NotApplicable`]: the sandbox and test
+    /// doubles have no permissions.
+    ///
+    /// # Errors
+    /// [`Error::AccessDenied`] when IAM denies it, [`Error::SubscriptionRequired`] without a
+    /// support plan, or whatever else stopped AWS from answering.
+    ///
+    /// ```
+    /// use support_commands::{Operation, Permission, Sandbox, SupportApi};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let answer = Sandbox::new().may_call(Operation::CreateCase).await.unwrap();
+    /// assert_eq!(answer, Permission::NotApplicable);
+    /// # }
+    /// ```
+    async fn may_call(&self, operation: Operation) -> Result<Permission, Error> {
+        let _ = operation;
+        Ok(Permission::NotApplicable)
+    }
 
     /// DescribeSupportedLanguages: the codes of the languages AWS handles cases of this issue
     /// type, service and category in. The default answers every language CreateCase takes
@@ -213,6 +234,9 @@ impl<T: SupportApi + ?Sized> SupportApi for Arc<T> {
     }
     async fn create_case(&self, case: &NewCase) -> Result<CaseId, Error> {
         (**self).create_case(case).await
+    }
+    async fn may_call(&self, operation: Operation) -> Result<Permission, Error> {
+        (**self).may_call(operation).await
     }
     async fn supported_languages(
         &self,
@@ -407,6 +431,10 @@ impl<S: SupportApi> SupportApi for Cached<S> {
 
     async fn create_case(&self, case: &NewCase) -> Result<CaseId, Error> {
         self.inner.create_case(case).await
+    }
+
+    async fn may_call(&self, operation: Operation) -> Result<Permission, Error> {
+        self.inner.may_call(operation).await
     }
 
     /// Kept as long as the catalogue: the languages follow the service and category.

@@ -295,6 +295,13 @@ impl SupportApi for AwsSupport {
             })
     }
 
+    async fn may_call(
+        &self,
+        operation: crate::permissions::Operation,
+    ) -> Result<crate::permissions::Permission, Error> {
+        self.dry_run(operation).await
+    }
+
     async fn supported_languages(
         &self,
         issue_type: &IssueType,

@@ -37,7 +37,6 @@ mod lookup;
 mod model;
 mod parse;
 mod partition;
-#[cfg(feature = "aws")]
 mod permissions;
 mod sandbox;
 
@@ -59,7 +58,6 @@ pub use model::{
 };
 pub use parse::{LANGUAGES, MAX_BODY_CHARS, MAX_CC, MAX_QUERY_CHARS, MAX_SUBJECT_CHARS, parse};
 pub use partition::Partition;
-#[cfg(feature = "aws")]
 pub use permissions::{Operation, Permission};
 pub use sandbox::{
     COMMUNICATIONS_PAGE, SIMULATED_REPLY, Sandbox, SandboxClock, SandboxConfig, SandboxSaver,

@@ -1,15 +1,20 @@
 //! Whether the bot's IAM identity may call each Support operation it uses, asked with the
 //! operations' `dryRun`: nothing is created, changed or read.
 
+#[cfg(feature = "aws")]
 use crate::aws::{AwsSupport, map_err};
+#[cfg(feature = "aws")]
 use crate::error::Error;
 
+#[cfg(feature = "aws")]
 /// A case id no account has: a dry run that AWS ran for real anyway could touch nothing.
 const NO_CASE: &str = "case-000000000000-casebot-0000-doctor000000000";
+#[cfg(feature = "aws")]
 /// A service code no account has, for the same reason on CreateCase.
 const NO_SERVICE: &str = "casebot-doctor-dry-run";
 
-/// The Support operations the bot calls, each checked by [`AwsSupport::may_call`].
+/// The Support operations the bot calls, each checked by
+/// [`SupportApi::may_call`](crate::SupportApi::may_call).
 ///
 /// ```
 /// assert_eq!(support_commands::Operation::ALL.len(), 8);
@@ -84,24 +89,16 @@ pub enum Permission {
     /// AWS answered with another error that comes after authorization (the code is kept):
     /// the call is allowed, inferred rather than confirmed.
     Inferred(String),
+    /// The backend has no permissions to check (the sandbox, a test double).
+    NotApplicable,
 }
 
+#[cfg(feature = "aws")]
 impl AwsSupport {
     /// Asks AWS, with `dryRun`, whether this identity may call `operation`. The write
     /// operations name a case and a service that do not exist, so even an AWS that ran them
     /// for real would change nothing.
-    ///
-    /// # Errors
-    /// [`Error::AccessDenied`] when IAM denies it, [`Error::SubscriptionRequired`] without a
-    /// support plan, or whatever else stopped AWS from answering.
-    ///
-    /// ```no_run
-    /// # use support_commands::{AwsSupport, Operation};
-    /// # async fn f(aws: AwsSupport) {
-    /// let ok = aws.may_call(Operation::CreateCase).await.is_ok();
-    /// # let _ = ok; }
-    /// ```
-    pub async fn may_call(&self, operation: Operation) -> Result<Permission, Error> {
+    pub(crate) async fn dry_run(&self, operation: Operation) -> Result<Permission, Error> {
         let c = &self.client;
         let sent = match operation {
             Operation::DescribeServices => c
@@ -179,6 +176,7 @@ impl AwsSupport {
 }
 
 /// A dry run's answer as a permission.
+#[cfg(feature = "aws")]
 fn judge(sent: Result<(), Error>) -> Result<Permission, Error> {
     match sent {
         Err(Error::Service { code, .. }) if code == "DryRunOperationException" => {
@@ -193,7 +191,7 @@ fn judge(sent: Result<(), Error>) -> Result<Permission, Error> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "aws"))]
 mod tests {
     use super::*;
 

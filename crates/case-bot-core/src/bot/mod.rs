@@ -1,6 +1,7 @@
 //! [`CaseBot`]: events in, the pipeline, outcomes out; the courier sends what it says.
 
 mod builder;
+mod doctor;
 mod finish;
 mod flow;
 mod health;

@@ -22,7 +22,7 @@ pub use records::{
     Settlement,
 };
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, StateFile};
 pub use versioned::{Record, RecordStore, RecordSwap};
 
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -45,6 +45,25 @@ fn throttled(status: u16, code: &str) -> bool {
 }
 
 impl Sender {
+    /// Whether DingTalk gives this app an OpenAPI access token (a fresh one, cached for later
+    /// sends): the app key and secret are right and the OpenAPI base is reachable. Sends
+    /// nothing to any group.
+    ///
+    /// # Errors
+    /// [`Error::AppCredentials`] when DingTalk refuses the key or secret (it names the key,
+    /// never the secret); [`Error::Transport`] or [`Error::Http`] when it cannot be reached.
+    ///
+    /// ```no_run
+    /// # use dingtalk_robot::{AppCredentials, AppSecret, Sender};
+    /// # async fn f() -> Result<(), dingtalk_robot::Error> {
+    /// let sender = Sender::builder().build()?;
+    /// sender.check_app(&AppCredentials::new("dingxxxx", AppSecret::new("secret"))).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn check_app(&self, app: &AppCredentials) -> Result<(), Error> {
+        self.access_token(app, true).await.map(drop)
+    }
+
     /// The app's access token, from the cache unless `fresh` or about to expire.
     async fn access_token(&self, app: &AppCredentials, fresh: bool) -> Result<AccessToken, Error> {
         let mut tokens = self.inner.tokens.lock().await;

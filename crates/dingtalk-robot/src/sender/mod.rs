@@ -271,6 +271,23 @@ impl Sender {
         Ok(total)
     }
 
+    /// Whether DingTalk's API origin (the custom robot's and the session webhooks' host)
+    /// answers at all: a `GET` of it, whatever the status. Sends nothing.
+    ///
+    /// # Errors
+    /// [`Error::Transport`] when it cannot be reached.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), dingtalk_robot::Error> {
+    /// dingtalk_robot::Sender::builder().build()?.check_reachable().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn check_reachable(&self) -> Result<(), Error> {
+        self.exchange(self.inner.http.get(&self.inner.api_base))
+            .await
+            .map(drop)
+    }
+
     fn check_session(&self, hook: &SessionWebhook) -> Result<(), Error> {
         let now = now_ms();
         if let Some(expired_at_ms) = hook.expires_at_ms.filter(|&at| at <= now) {

@@ -389,8 +389,27 @@ impl StreamClient {
         });
     }
 
-    /// A ticket, then the WebSocket.
-    async fn open(&self) -> Result<Socket, Error> {
+    /// Whether DingTalk hands this app a Stream connection ticket: the app key and secret
+    /// are right, Stream mode is enabled for the robot, and the gateway is reachable. The
+    /// ticket is not used (it expires unused); no connection is opened.
+    ///
+    /// # Errors
+    /// [`Error::AppCredentials`] when DingTalk refuses the key or secret;
+    /// [`Error::Transport`] or [`Error::Http`] when it cannot be reached.
+    ///
+    /// ```no_run
+    /// # use dingtalk_robot::{AppCredentials, AppSecret, StreamClient};
+    /// # async fn f() -> Result<(), dingtalk_robot::Error> {
+    /// let client = StreamClient::new(AppCredentials::new("dingxxxx", AppSecret::new("secret")));
+    /// client.check_ticket().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn check_ticket(&self) -> Result<(), Error> {
+        self.ticket().await.map(drop)
+    }
+
+    /// A single-use ticket and the endpoint it is for.
+    async fn ticket(&self) -> Result<Ticket, Error> {
         let body = serde_json::json!({
             "clientId": self.app.app_key(),
             "clientSecret": self.app.app_secret.expose_secret(),
@@ -427,8 +446,12 @@ impl StreamClient {
         if !(200..300).contains(&status) {
             return Err(Error::Http { status });
         }
-        let ticket: Ticket =
-            serde_json::from_slice(&bytes).map_err(|_| Error::InvalidResponse { status })?;
+        serde_json::from_slice(&bytes).map_err(|_| Error::InvalidResponse { status })
+    }
+
+    /// A ticket, then the WebSocket.
+    async fn open(&self) -> Result<Socket, Error> {
+        let ticket = self.ticket().await?;
         let encoded: String = percent_encoding::utf8_percent_encode(
             &ticket.ticket,
             percent_encoding::NON_ALPHANUMERIC,

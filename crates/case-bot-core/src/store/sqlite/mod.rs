@@ -21,7 +21,9 @@
 
 mod records;
 mod rows;
-mod sandbox;
+mod state_file;
+
+pub use state_file::StateFile;
 mod schema;
 
 use std::path::Path;

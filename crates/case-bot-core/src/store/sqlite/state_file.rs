@@ -116,3 +116,80 @@ impl SqliteStore {
     /// ```
     pub const SCHEMA_VERSION: i64 = schema::SCHEMA_VERSION;
 }
+
+/// What [`SqliteStore::inspect`] found at a state file's path.
+///
+/// ```
+/// let found = case_bot_core::StateFile { exists: false, schema_version: None };
+/// assert!(!found.exists);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::exhaustive_structs)]
+pub struct StateFile {
+    /// Whether the file exists (`case-bot serve` creates it otherwise).
+    pub exists: bool,
+    /// Its schema version (`PRAGMA user_version`), when it exists.
+    pub schema_version: Option<i64>,
+}
+
+impl SqliteStore {
+    /// Checks the state file at `path` without changing it and without disturbing a bot that
+    /// has it open: an existing file must be SQLite, undamaged and writable (a write
+    /// transaction is begun and rolled back); a missing one must be creatable (a scratch file
+    /// is made and removed beside it).
+    ///
+    /// # Errors
+    /// [`Error::Store`] saying what is wrong.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("casebot-doc-in-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// let found = case_bot_core::SqliteStore::inspect(dir.join("new.db")).unwrap();
+    /// assert!(!found.exists);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn inspect(path: impl AsRef<std::path::Path>) -> Result<StateFile, Error> {
+        let path = path.as_ref();
+        if !path.exists() {
+            let dir = match path.parent() {
+                Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+                _ => std::path::PathBuf::from("."),
+            };
+            let scratch = dir.join(format!(".casebot-doctor-{}", std::process::id()));
+            std::fs::write(&scratch, b"").map_err(|e| {
+                Error::store(
+                    "state file",
+                    format!("{} is not writable: {e}", dir.display()),
+                )
+            })?;
+            let _ = std::fs::remove_file(&scratch);
+            return Ok(StateFile {
+                exists: false,
+                schema_version: None,
+            });
+        }
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::store("state file", e))?;
+        let checked = (|| {
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            let check: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0))?;
+            let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+            conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
+            Ok::<_, rusqlite::Error>((check, version))
+        })();
+        let (check, version) = checked.map_err(|e| Error::store("state file", e))?;
+        if check != "ok" {
+            return Err(Error::store(
+                "state file",
+                format!("the file is damaged: {check}"),
+            ));
+        }
+        Ok(StateFile {
+            exists: true,
+            schema_version: Some(version),
+        })
+    }
+}
