@@ -4,6 +4,7 @@
 //! DingTalk does (a signed callback with a sessionWebhook of its own) and prints the reply.
 
 mod doctor;
+mod healthcheck;
 mod listen;
 mod local_dingtalk;
 mod say;
@@ -96,6 +97,9 @@ enum Cmd {
     /// and the state file. Takes the same flags and variables as `serve`; exits 1 if a check
     /// failed.
     Doctor(Box<doctor::DoctorArgs>),
+    /// Ask a running bot's /healthz once; exit 0 when it answers 200 (container health
+    /// checks without curl).
+    Healthcheck(healthcheck::HealthArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -115,6 +119,7 @@ fn main() -> std::process::ExitCode {
             Cmd::Serve(args) => serve::run(*args).await.map(|()| true),
             Cmd::Say(args) => say::run(args).await.map(|()| true),
             Cmd::Doctor(args) => doctor::run(*args).await,
+            Cmd::Healthcheck(args) => healthcheck::run(args).await,
         }
     });
     match result {

@@ -235,3 +235,28 @@ async fn a_state_file_in_use_by_a_running_bot_is_checked_without_disturbing_it()
     );
     bot.stop_gracefully();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn healthcheck_exits_zero_for_a_live_bot_and_non_zero_without_one() {
+    let fake = FakeDingTalk::start().await.unwrap();
+    let state = temp_state("healthcheck");
+    let bot = start_bot(&fake, None, &state, &[], &[]);
+    let ask = |url: String| {
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_case-bot"))
+                .args(["healthcheck", "--url", &url])
+                .output()
+                .unwrap()
+        })
+    };
+    let live = ask(format!("{}/healthz", bot.base)).await.unwrap();
+    assert!(live.status.success(), "{live:?}");
+    let base = bot.base.clone();
+    bot.stop_gracefully();
+    let gone = ask(format!("{base}/healthz")).await.unwrap();
+    assert!(!gone.status.success());
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("cannot reach the bot"),
+        "{gone:?}"
+    );
+}
