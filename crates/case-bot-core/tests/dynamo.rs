@@ -92,3 +92,62 @@ async fn fifty_handlers_sharing_one_table_create_one_case_and_send_one_reply() {
     assert_eq!(cases.cases().len(), 1, "exactly one case");
     assert_eq!(fake.messages().len(), 1, "exactly one reply");
 }
+
+/// The query docs/deploy-lambda.md gives operators for the audit trail (`aws dynamodb query`
+/// on `pk = audit#<UTC day>`, newest first, the `record` attribute's JSON) finds what the bot
+/// wrote.
+#[tokio::test]
+async fn the_documented_audit_query_reads_the_newest_records_of_the_day() {
+    use case_bot_core::{AuditRecord, AuditStore};
+    let moto = MotoServer::start();
+    let store = store_on(&moto, "casebot-audit").await;
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    for (i, command) in ["lookup", "create"].into_iter().enumerate() {
+        store
+            .audit(AuditRecord {
+                at_ms: now + i64::try_from(i).unwrap(),
+                sender: "张三".into(),
+                sender_staff_id: Some("staff-1".into()),
+                conversation_id: "cidOps".into(),
+                command: command.into(),
+                case_id: None,
+                outcome: "ok".into(),
+                claim_key: Some(format!("msg:{i}")),
+            })
+            .await
+            .unwrap();
+    }
+    let day = &support_commands::iso8601(u64::try_from(now).unwrap())[..10];
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let items = client
+        .query()
+        .table_name("casebot-audit")
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("audit#{day}")),
+        )
+        .scan_index_forward(false)
+        .limit(20)
+        .send()
+        .await
+        .unwrap();
+    let commands: Vec<String> = items
+        .items()
+        .iter()
+        .map(|item| {
+            let json = item["record"].as_s().unwrap();
+            serde_json::from_str::<serde_json::Value>(json).unwrap()["command"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(commands, ["create", "lookup"]);
+}
