@@ -724,4 +724,21 @@ mod tests {
         assert!(en.contains("· opened · general guidance (low)"), "{en}");
         assert!(!has_han(&en), "{en}");
     }
+
+    #[test]
+    fn whoami_names_the_ids_and_where_they_go_in_both_languages() {
+        let me = Executed::WhoAmI {
+            staff_id: Some("staff-9".into()),
+            conversation_id: "cidOps==".into(),
+        };
+        let zh = text_of(&reply(Lang::Zh, &me));
+        assert!(
+            zh.starts_with("AWS-[我的信息]\nstaffId: staff-9\nconversationId: cidOps=="),
+            "{zh}"
+        );
+        assert!(zh.contains("管理员：CASE_BOT_ADMINS=<staffId>"), "{zh}");
+        let en = text_of(&reply(Lang::En, &me));
+        assert!(en.starts_with("AWS-[who am I]\nstaffId: staff-9"), "{en}");
+        assert!(!has_han(&en), "{en}");
+    }
 }
