@@ -113,6 +113,34 @@ fn init_logs(format: LogFormat) {
     };
 }
 
+/// For the doctor: the secret that could not be read at start, so that the report shows it as
+/// a failed check among the others.
+#[derive(Debug)]
+struct Unreadable {
+    secret_id: String,
+    code: String,
+}
+
+impl Unreadable {
+    fn from_error(secret_id: String, err: &case_bot_core::Error) -> Self {
+        let code = match err {
+            case_bot_core::Error::SecretUnavailable { code, .. } => code.clone(),
+            other => other.to_string(),
+        };
+        Self { secret_id, code }
+    }
+}
+
+#[async_trait::async_trait]
+impl SecretSource for Unreadable {
+    async fn load(&self) -> Result<case_bot_core::Secrets, case_bot_core::Error> {
+        Err(case_bot_core::Error::SecretUnavailable {
+            secret_id: self.secret_id.clone(),
+            code: self.code.clone(),
+        })
+    }
+}
+
 /// Where the secrets come from; in sandbox mode without any, a labelled development secret.
 async fn secrets(
     config: &Config,
@@ -294,15 +322,29 @@ pub(crate) async fn prepare(args: &mut ServeArgs, purpose: Purpose) -> Result<Pr
     } else {
         None
     };
-    let secrets = secrets(&config, sdk.as_ref()).await?;
+    let secrets: Arc<dyn SecretSource> = match secrets(&config, sdk.as_ref()).await {
+        // The doctor reports an unreadable secret as a failed check, with the rest.
+        Err(Failure::Secret { secret_id, source }) if purpose == Purpose::Doctor => {
+            Arc::new(Unreadable::from_error(secret_id, &source))
+        }
+        other => other?,
+    };
     let stream_client = match args.mode {
         Mode::Http => None,
         Mode::Stream => {
-            let keys = secrets.load().await.map_err(Failure::Config)?;
-            match keys.app_key.or_else(|| config.notify.app_key.clone()) {
-                Some(app_key) => Some(crate::stream::client(
+            let keys = match secrets.load().await {
+                Ok(keys) => Some(keys),
+                Err(_) if purpose == Purpose::Doctor => None,
+                Err(err) => return Err(Failure::Config(err)),
+            };
+            let app = keys.and_then(|keys| {
+                let key = keys.app_key.or_else(|| config.notify.app_key.clone())?;
+                Some((key, keys.app_secret))
+            });
+            match app {
+                Some((app_key, app_secret)) => Some(crate::stream::client(
                     app_key,
-                    keys.app_secret,
+                    app_secret,
                     &config.notify.dingtalk_openapi_base,
                     crate::stream::Knobs {
                         ping_after_idle: Duration::from_millis(args.stream_ping_ms.max(1)),

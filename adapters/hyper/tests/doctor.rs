@@ -260,3 +260,39 @@ async fn healthcheck_exits_zero_for_a_live_bot_and_non_zero_without_one() {
         "{gone:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_that_cannot_be_read_is_a_failed_check_among_the_others() {
+    let moto = MotoServer::start();
+    let fake = fake().await;
+    let state = temp_state("doctor-secret");
+    let (code, out) = doctor(
+        &fake,
+        &moto,
+        &state.path(),
+        &[
+            "--secrets",
+            "aws",
+            "--secret-id",
+            "no-such-secret",
+            "--mode",
+            "stream",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("❌ secret: cannot be read: could not read the secret no-such-secret"),
+        "{out}"
+    );
+    assert!(
+        out.contains("fix: create the secret with the keys app_secret"),
+        "{out}"
+    );
+    // The other checks still ran.
+    assert!(
+        out.contains("✅ Support API:") && out.contains("✅ state:"),
+        "{out}"
+    );
+}

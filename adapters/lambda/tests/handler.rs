@@ -186,13 +186,20 @@ fn pushing_bot(fake: &FakeDingTalk) -> CaseBot {
         engineer_reply_after: Duration::ZERO,
         ..support_commands::SandboxConfig::default()
     });
-    let mut config = Config {
-        command_deadline: case_bot_lambda::COMMAND_DEADLINE,
-        ..Config::default()
-    };
+    app_bot(fake, Arc::new(sandbox), Config::default())
+}
+
+/// A bot on `support` whose secret has an app key the fake DingTalk knows (`dinglambda`), as
+/// the Lambda runs it (no background watcher).
+fn app_bot(
+    fake: &FakeDingTalk,
+    support: Arc<dyn support_commands::SupportApi>,
+    mut config: Config,
+) -> CaseBot {
+    config.command_deadline = case_bot_lambda::COMMAND_DEADLINE;
     config.notify.watch_interval = Duration::ZERO;
     CaseBot::builder(
-        Arc::new(sandbox),
+        support,
         Arc::new(StaticSecrets::new(
             Secrets::from_json(&format!(
                 r#"{{"app_secret":"{APP_SECRET}","app_key":"dinglambda"}}"#
@@ -287,26 +294,7 @@ async fn bot_on_moto(fake: &FakeDingTalk, moto: &casebot_testkit::MotoServer) ->
         support: case_bot_core::SupportBackend::Aws,
         ..Config::default()
     };
-    CaseBot::builder(
-        Arc::new(aws),
-        Arc::new(StaticSecrets::new(
-            Secrets::from_json(&format!(
-                r#"{{"app_secret":"{APP_SECRET}","app_key":"dinglambda"}}"#
-            ))
-            .unwrap(),
-        )),
-    )
-    .store(Arc::new(MemoryStore::default()))
-    .sender(
-        Sender::builder()
-            .api_base(fake.base_url())
-            .openapi_base(fake.base_url())
-            .build()
-            .unwrap(),
-    )
-    .config(config)
-    .build()
-    .unwrap()
+    app_bot(fake, Arc::new(aws), config)
 }
 
 #[tokio::test]
