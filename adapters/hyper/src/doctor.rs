@@ -6,7 +6,8 @@ use case_bot_core::{Check, SqliteStore, SupportBackend};
 use clap::Args;
 
 use crate::Failure;
-use crate::serve::{Prepared, Purpose, ServeArgs, callback_url, prepare};
+use crate::prepare::{Prepared, Purpose, callback_url, prepare};
+use crate::serve::ServeArgs;
 use crate::stream::Mode;
 
 /// Options of `case-bot doctor`: those of `serve`, and a group to send a test message to.

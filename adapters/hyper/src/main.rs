@@ -7,6 +7,7 @@ mod doctor;
 mod healthcheck;
 mod listen;
 mod local_dingtalk;
+mod prepare;
 mod say;
 mod serve;
 mod stream;

@@ -8,7 +8,7 @@ use support_commands::{
     MAX_BODY_CHARS, Service, SeverityLevel, SupportApi,
 };
 
-use super::Support;
+use super::{Support, create};
 use crate::error::Error;
 use crate::event::Origin;
 use crate::notify::commands::{self, Notified};
@@ -218,7 +218,7 @@ async fn zone_of(deps: &Deps<'_>, origin: &Origin) -> i32 {
 }
 
 /// The language code of the Support API's catalogue and severity names.
-fn language_code(lang: Lang) -> &'static str {
+pub(super) fn language_code(lang: Lang) -> &'static str {
     match lang {
         Lang::En => "en",
         _ => "zh",
@@ -295,7 +295,8 @@ pub(crate) async fn execute(
                 Ok(body) => body,
                 Err((total, room)) => return Executed::TooLong { total, room },
             };
-            let language_refused = choose_language(api, deps.case_language, &mut case).await;
+            let language_refused =
+                create::choose_language(api, deps.case_language, &mut case).await;
             match api.create_case(&case).await {
                 Ok(case_id) => {
                     // Only the display id is needed for the reply: DescribeCases alone.
@@ -311,7 +312,7 @@ pub(crate) async fn execute(
                         language_refused,
                     }
                 }
-                Err(err) => failed(Action::Create, explain(api, lang, &case, err).await),
+                Err(err) => failed(Action::Create, create::explain(api, lang, &case, err).await),
             }
         }
         Command::ViewCase { case } => match api.describe_case(&case, None).await {
@@ -366,56 +367,6 @@ pub(crate) async fn execute(
         _ => Executed::Help {
             unrecognised: false,
         },
-    }
-}
-
-/// Sets the case's language to the deployment's unless the message named one, and checks it
-/// with DescribeSupportedLanguages: where AWS does not handle the service and category in it,
-/// the case is opened in English, and the refused language is returned for the reply. When the
-/// check itself fails, the case is opened as configured (CreateCase has the last word).
-async fn choose_language(
-    api: &Support,
-    configured: &str,
-    case: &mut support_commands::NewCase,
-) -> Option<String> {
-    if !case.language_given {
-        configured.clone_into(&mut case.language);
-    }
-    if case.language == "en" {
-        return None;
-    }
-    let (Some(service), Some(category)) = (&case.service_code, &case.category_code) else {
-        return None;
-    };
-    match api
-        .supported_languages(&case.issue_type, service, category)
-        .await
-    {
-        Ok(languages) if !languages.contains(&case.language) => {
-            Some(std::mem::replace(&mut case.language, "en".to_owned()))
-        }
-        Ok(_) => None,
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot check the case language; creating as configured");
-            None
-        }
-    }
-}
-
-/// A CreateCase parameter error explained with the catalogue (the closest service codes, or
-/// the service's categories); as AWS said it when the catalogue cannot be read.
-async fn explain(
-    api: &Support,
-    lang: Lang,
-    case: &support_commands::NewCase,
-    err: SupportError,
-) -> SupportError {
-    if !matches!(err, SupportError::InvalidParameter(_)) {
-        return err;
-    }
-    match api.service_index(language_code(lang)).await {
-        Ok(index) => err.explain_create(case, &index),
-        Err(_) => err,
     }
 }
 

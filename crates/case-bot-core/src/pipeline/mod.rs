@@ -12,6 +12,7 @@
 //! [`CaseBot`](crate::CaseBot) runs them in this order.
 
 pub(crate) mod claim;
+mod create;
 pub(crate) mod deliver;
 pub(crate) mod execute;
 pub(crate) mod notices;
