@@ -7,6 +7,7 @@
 #     -e CASE_BOT_MODE=stream -e CASE_BOT_SUPPORT=aws -e DINGTALK_APP_KEY=... -e DINGTALK_APP_SECRET=... casebot
 #
 # (Podman keeps HEALTHCHECK only in Docker-format images: build with `--format docker`.)
+# Moving the bot off port 8080 (CASE_BOT_LISTEN)? Set CASE_BOT_HEALTH_URL to match.
 
 FROM docker.io/library/rust:1.95-bookworm AS build
 WORKDIR /src

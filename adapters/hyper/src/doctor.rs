@@ -68,8 +68,8 @@ pub(crate) async fn run(mut args: DoctorArgs) -> Result<bool, Failure> {
         }),
         (Mode::Stream, None) => report.push(Check::fail(
             "Stream",
-            "no app key, so no Stream connection",
-            "set DINGTALK_APP_KEY or the secret's app_key to the app's Client ID",
+            "no app key (or the secret could not be read), so no Stream connection",
+            "set DINGTALK_APP_KEY or the secret's app_key to the app's Client ID, and see the secret check",
         )),
         (_, _) => report.push(match &serve.public_url {
             Some(public) => Check::pass(
@@ -102,7 +102,7 @@ async fn state_check(
             Err(err) => Check::fail(
                 "state",
                 format!("DynamoDB table {name}: {err}"),
-                "create the table (see docs/deploy-server.md) and allow dynamodb:GetItem, PutItem, UpdateItem, DeleteItem, Query and TransactWriteItems on it",
+                "create the table as adapters/lambda/template.yaml does (StateTable) and allow dynamodb:GetItem, PutItem, UpdateItem, DeleteItem, ConditionCheckItem and Query on it",
             ),
         };
     }

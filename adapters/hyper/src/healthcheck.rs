@@ -1,6 +1,6 @@
-//! `case-bot healthcheck`: `GET /healthz` of a running bot, exit 0 when it answers 200. For
-//! container health checks in images without curl (the distroless image of
-//! `deploy/Dockerfile`) and for monitoring scripts.
+//! `case-bot healthcheck`: `GET /healthz` of a running bot, exit 0 when it answers 200 and 1
+//! otherwise (Docker reserves 2 in health checks). For container health checks in images
+//! without curl (the distroless image of `./Dockerfile`) and for monitoring scripts.
 
 use std::time::Duration;
 
@@ -23,8 +23,19 @@ pub(crate) struct HealthArgs {
     timeout: u64,
 }
 
-/// Asks once; `Ok(true)` for a 200.
+/// Asks once; `Ok(true)` for a 200, `Ok(false)` (exit 1) for anything else, unreachable too.
 pub(crate) async fn run(args: HealthArgs) -> Result<bool, Failure> {
+    match ask(&args).await {
+        Ok(healthy) => Ok(healthy),
+        Err(failure) => {
+            eprintln!("case-bot: {failure}");
+            Ok(false)
+        }
+    }
+}
+
+/// One `GET`; whether it answered 200.
+async fn ask(args: &HealthArgs) -> Result<bool, Failure> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(args.timeout.max(1)))
         .build()

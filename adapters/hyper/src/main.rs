@@ -51,7 +51,7 @@ pub(crate) enum Failure {
         source: case_bot_core::Error,
     },
     /// The sandbox's saved cases in the state file cannot be read.
-    #[error("--state {}: {source}. Move the file away to start the sandbox afresh.", path.display())]
+    #[error("--state {}: {source}. To start the sandbox afresh and keep everything else: sqlite3 {} \"DELETE FROM sandbox\"", path.display(), path.display())]
     SandboxState {
         path: PathBuf,
         source: support_commands::Error,

@@ -246,7 +246,8 @@ pub(crate) async fn prepare(args: &mut ServeArgs, purpose: Purpose) -> Result<Pr
             .await?,
         ),
     };
-    if config.support == SupportBackend::Sandbox {
+    // The doctor checks the configuration as given, not the sandbox's local push target.
+    if config.support == SupportBackend::Sandbox && purpose == Purpose::Serve {
         sandbox_pushes(&mut config.notify);
     }
     let bot = CaseBot::builder(support, secrets)

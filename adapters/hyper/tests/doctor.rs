@@ -158,8 +158,15 @@ async fn an_account_without_a_business_plan_is_named_with_the_fix() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_policy_that_denies_an_operation_names_the_action_to_add() {
     let moto = MotoServer::start();
-    moto.set_account("business", &["ResolveCase", "AddCommunicationToCase"])
-        .unwrap();
+    moto.set_account(
+        "business",
+        &[
+            "ResolveCase",
+            "AddCommunicationToCase",
+            "DescribeSeverityLevels",
+        ],
+    )
+    .unwrap();
     let fake = fake().await;
     let state = temp_state("doctor-iam");
     let (code, out) = doctor(&fake, &moto, &state.path(), &[], &[]).await;
@@ -177,7 +184,16 @@ async fn a_policy_that_denies_an_operation_names_the_action_to_add() {
         out.contains("✅ IAM support:CreateCase: allowed (dryRun)"),
         "{out}"
     );
-    assert!(out.contains("2 of"), "{out}");
+    // The Support API check is denied too, and the other actions are still checked.
+    assert!(
+        out.contains("❌ Support API: DescribeSeverityLevels failed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("❌ IAM support:DescribeSeverityLevels: denied"),
+        "{out}"
+    );
+    assert!(out.contains("4 of"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -254,7 +270,7 @@ async fn healthcheck_exits_zero_for_a_live_bot_and_non_zero_without_one() {
     let base = bot.base.clone();
     bot.stop_gracefully();
     let gone = ask(format!("{base}/healthz")).await.unwrap();
-    assert!(!gone.status.success());
+    assert_eq!(gone.status.code(), Some(1), "Docker reserves 2");
     assert!(
         String::from_utf8_lossy(&gone.stderr).contains("cannot reach the bot"),
         "{gone:?}"

@@ -214,7 +214,10 @@ pub async fn on_event(
         let conversation = event
             .get("test_conversation")
             .and_then(serde_json::Value::as_str);
-        return Ok(doctor(bot, conversation).await);
+        let table = std::env::var("CASE_BOT_TABLE")
+            .ok()
+            .filter(|t| !t.is_empty());
+        return Ok(doctor(bot, table.as_deref(), conversation).await);
     }
     let reconcile = asked == Some("reconcile");
     let polled = if reconcile {
@@ -247,21 +250,33 @@ pub async fn on_event(
 /// `case-bot doctor` for the deployed function, run by the test event
 /// `{"casebot": "doctor"}` on the events function (`sam remote invoke`, or the console's Test
 /// tab): the secret, the Support API and plan, IAM with dryRun, DingTalk (reachable, the app's
-/// token, a test message to `test_conversation` when given), the DynamoDB table, and the
-/// callback URL (`CASE_BOT_PUBLIC_URL`, which the template sets). Answers
+/// token, a test message to `test_conversation` when given), the DynamoDB `table` (a probe item
+/// is written, as `/readyz` does; without a table the state is lost between instances, which
+/// fails), and the callback URL (`CASE_BOT_PUBLIC_URL`, which the template sets). Answers
 /// `{"healthy": …, "checks": […], "text": "…"}` and logs the text.
 ///
 /// ```no_run
 /// # async fn run(bot: case_bot_core::CaseBot) {
-/// let answer = case_bot_lambda::doctor(&bot, None).await;
+/// let answer = case_bot_lambda::doctor(&bot, Some("casebot-state"), None).await;
 /// assert!(answer["checks"].is_array());
 /// # }
 /// ```
-pub async fn doctor(bot: &CaseBot, test_conversation: Option<&str>) -> serde_json::Value {
+pub async fn doctor(
+    bot: &CaseBot,
+    table: Option<&str>,
+    test_conversation: Option<&str>,
+) -> serde_json::Value {
     let mut report = bot.doctor(test_conversation, true).await;
-    report.push(match bot.probe_store().await {
-        Ok(()) => Check::pass("state", "the DynamoDB table (CASE_BOT_TABLE) takes writes"),
-        Err(err) => Check::fail(
+    report.push(match (table, bot.probe_store().await) {
+        (None, _) => Check::fail(
+            "state",
+            "CASE_BOT_TABLE is not set: the state is in memory and lost between instances",
+            "set CASE_BOT_TABLE to the stack's table (the SAM template does)",
+        ),
+        (Some(table), Ok(())) => {
+            Check::pass("state", format!("the DynamoDB table {table} takes writes"))
+        }
+        (Some(_), Err(err)) => Check::fail(
             "state",
             format!("the state store does not take writes: {err}"),
             "check CASE_BOT_TABLE and the function role's DynamoDB permissions (the SAM template grants them)",

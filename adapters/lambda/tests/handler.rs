@@ -309,12 +309,7 @@ async fn the_doctor_test_event_runs_every_check_and_names_a_missing_plan() {
         .await
         .unwrap();
     let bot = bot_on_moto(&fake, &moto).await;
-    let answer = case_bot_lambda::on_event(
-        &bot,
-        serde_json::json!({"casebot": "doctor", "test_conversation": "cidOps=="}),
-    )
-    .await
-    .unwrap();
+    let answer = case_bot_lambda::doctor(&bot, Some("casebot-state"), Some("cidOps==")).await;
     let text = answer["text"].as_str().unwrap();
     assert_eq!(answer["healthy"], true, "{text}");
     assert!(
@@ -328,6 +323,7 @@ async fn the_doctor_test_event_runs_every_check_and_names_a_missing_plan() {
     assert_eq!(fake.messages().len(), 1, "only the test message");
 
     moto.set_account("basic", &[]).unwrap();
+    // As the events function gets it; this test sets no CASE_BOT_TABLE.
     let answer = case_bot_lambda::on_event(&bot, serde_json::json!({"casebot": "doctor"}))
         .await
         .unwrap();
@@ -335,6 +331,10 @@ async fn the_doctor_test_event_runs_every_check_and_names_a_missing_plan() {
     let text = answer["text"].as_str().unwrap();
     assert!(
         text.contains("❌ Support API: SubscriptionRequiredException"),
+        "{text}"
+    );
+    assert!(
+        text.contains("❌ state: CASE_BOT_TABLE is not set"),
         "{text}"
     );
 }

@@ -199,6 +199,32 @@ async fn a_damaged_or_foreign_state_file_is_refused_at_open_with_the_reason() {
 }
 
 #[tokio::test]
+async fn a_file_written_by_a_newer_version_is_refused_and_an_older_one_is_brought_up_to_date() {
+    let dir = TempDir::new("core-version");
+    let path = dir.path().join("state.db");
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        SqliteStore::SCHEMA_VERSION
+    );
+    store.close().await;
+    let set = |version: i64| {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(&format!("PRAGMA user_version = {version};"))
+            .unwrap();
+    };
+    set(SqliteStore::SCHEMA_VERSION + 1);
+    let err = SqliteStore::open(&path).unwrap_err().to_string();
+    assert!(err.contains("newer than this build's"), "{err}");
+    set(0);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        SqliteStore::SCHEMA_VERSION
+    );
+}
+
+#[tokio::test]
 async fn a_clean_close_checkpoints_the_wal_so_the_file_alone_is_whole() {
     let dir = TempDir::new("core-close");
     let path = dir.path().join("state.db");

@@ -280,7 +280,7 @@ fn unknown_service(lang: Lang, code: &str, closest: &[(String, String)]) -> Stri
     if closest.is_empty() {
         out.push_str(&match lang {
             Lang::En => {
-                format!(" Find the right one with `lookup {code}` (or `查找ServiceCode: {code}`).")
+                format!(" Find the right one with `lookup {code}`.")
             }
             _ => format!("请发送「查找ServiceCode: {code}」找到正确的代码。"),
         });
@@ -288,10 +288,10 @@ fn unknown_service(lang: Lang, code: &str, closest: &[(String, String)]) -> Stri
     }
     out.push_str(lang.pick("最接近的服务代码：", " The closest codes:"));
     for (service, name) in closest {
-        out.push_str(&format!("\n- {service}（{name}）"));
+        out.push_str(&bullet(lang, service, name));
     }
     out.push_str(&match lang {
-        Lang::En => format!("\nPut one of them in the serviceCode line, or send `查找ServiceCode: {code}` for their categories."),
+        Lang::En => format!("\nPut one of them in the serviceCode line, or send `lookup {code}` for their categories."),
         _ => format!("\n请把其中一个写在 serviceCode 一行，或发送「查找ServiceCode: {code}」查看它们的 categoryCode。"),
     });
     out
@@ -309,7 +309,15 @@ fn unknown_category(
         _ => format!("categoryCode「{category}」不属于服务 {service}。它的 categoryCode 有："),
     };
     for (code, name) in valid {
-        out.push_str(&format!("\n- {code}（{name}）"));
+        out.push_str(&bullet(lang, code, name));
     }
     out
+}
+
+/// `\n- code（name）`, with ASCII brackets in English.
+fn bullet(lang: Lang, code: &str, name: &str) -> String {
+    match lang {
+        Lang::En => format!("\n- {code} ({name})"),
+        _ => format!("\n- {code}（{name}）"),
+    }
 }

@@ -88,7 +88,11 @@ mod tests {
             en.starts_with("`ec2` is not an AWS Support serviceCode. The closest codes:"),
             "{en}"
         );
-        assert!(en.contains("amazon-elastic-compute-cloud-linux"), "{en}");
+        assert!(
+            en.contains("\n- amazon-elastic-compute-cloud-linux (Amazon"),
+            "{en}"
+        );
+        assert!(en.is_ascii(), "{en}");
         assert_eq!(err.status(), 400);
     }
 
@@ -106,7 +110,8 @@ mod tests {
             err.chat_text(Lang::Zh)
                 .contains("请发送「查找ServiceCode: zzqqxx」")
         );
-        assert!(err.chat_text(Lang::En).contains("`lookup zzqqxx`"));
+        let en = err.chat_text(Lang::En);
+        assert!(en.contains("`lookup zzqqxx`") && en.is_ascii(), "{en}");
     }
 
     #[test]

@@ -86,9 +86,13 @@ impl Operation {
 pub enum Permission {
     /// AWS answered `DryRunOperationException`: the call would have been allowed.
     Allowed,
-    /// AWS answered with another error that comes after authorization (the code is kept):
-    /// the call is allowed, inferred rather than confirmed.
+    /// AWS answered with an error that comes after authorization (`CaseIdNotFound` for the
+    /// case that does not exist; the code is kept): the call is allowed, inferred rather than
+    /// confirmed.
     Inferred(String),
+    /// AWS rejected the request's parameters (the code is kept): it may do that before it
+    /// looks at permissions, so whether the call is allowed is not known.
+    Unconfirmed(String),
     /// The backend has no permissions to check (the sandbox, a test double).
     NotApplicable,
 }
@@ -182,9 +186,11 @@ fn judge(sent: Result<(), Error>) -> Result<Permission, Error> {
         Err(Error::Service { code, .. }) if code == "DryRunOperationException" => {
             Ok(Permission::Allowed)
         }
-        Ok(()) => Ok(Permission::Inferred("answered".to_owned())),
+        Ok(()) => Ok(Permission::Inferred(
+            "a successful call (dryRun not honoured)".to_owned(),
+        )),
         Err(Error::CaseNotFound(_)) => Ok(Permission::Inferred("CaseIdNotFound".to_owned())),
-        Err(Error::InvalidParameter(_)) => Ok(Permission::Inferred(
+        Err(Error::InvalidParameter(_)) => Ok(Permission::Unconfirmed(
             "InvalidParameterValueException".to_owned(),
         )),
         Err(other) => Err(other),
@@ -202,6 +208,12 @@ mod tests {
         assert_eq!(
             judge(Err(Error::CaseNotFound("x".into()))),
             Ok(Permission::Inferred("CaseIdNotFound".into()))
+        );
+        assert_eq!(
+            judge(Err(Error::InvalidParameter("bad code".into()))),
+            Ok(Permission::Unconfirmed(
+                "InvalidParameterValueException".into()
+            ))
         );
         let denied = Error::AccessDenied("no".into());
         assert_eq!(judge(Err(denied.clone())), Err(denied));

@@ -13,7 +13,7 @@ use crate::notify::PushVia;
 fn support_fix(err: &SupportError, partition: &str) -> String {
     match err {
         SupportError::SubscriptionRequired => "upgrade the account to Business, Enterprise On-Ramp or Enterprise Support (Basic and Developer plans cannot use the Support API), or use --support sandbox to try the bot".to_owned(),
-        SupportError::AccessDenied(_) => "allow the bot's role the support:* actions listed in docs/deploy-lambda.md (IAM)".to_owned(),
+        SupportError::AccessDenied(_) => "allow the bot's role the support: actions listed in docs/deploy-server.md, section 2 (AWS access)".to_owned(),
         _ => format!("check the network path to the Support endpoint of partition {partition} (a proxy, a VPC without NAT or endpoint), the AWS credentials, and --partition"),
     }
 }
@@ -178,8 +178,11 @@ async fn support_checks(
                 detail,
                 support_fix(&err, partition),
             ));
-            // Without the API, the permission checks would only repeat this failure.
-            return;
+            // Without a plan or a path to AWS the permission checks would only repeat this
+            // failure; one action denied says nothing about the others.
+            if !matches!(err, SupportError::AccessDenied(_)) {
+                return;
+            }
         }
     }
     for operation in Operation::ALL {
@@ -189,6 +192,10 @@ async fn support_checks(
             Ok(Permission::Inferred(code)) => Check::pass(
                 name,
                 format!("allowed (inferred: AWS answered {code} after authorizing the dry run)"),
+            ),
+            Ok(Permission::Unconfirmed(code)) => Check::note(
+                name,
+                format!("not confirmed: AWS answered {code}, which it may give before it looks at permissions"),
             ),
             Ok(_) => Check::note(name, "not checked (no IAM on this backend)"),
             Err(SupportError::AccessDenied(message)) => Check::fail(

@@ -12,6 +12,7 @@ use super::Support;
 /// check itself fails, the case is opened as configured (CreateCase has the last word).
 pub(super) async fn choose_language(
     api: &Support,
+    lang: Lang,
     configured: &str,
     case: &mut support_commands::NewCase,
 ) -> Option<String> {
@@ -24,6 +25,20 @@ pub(super) async fn choose_language(
     let (Some(service), Some(category)) = (&case.service_code, &case.category_code) else {
         return None;
     };
+    // Only codes of the catalogue are asked about (and cached): a typo fails at CreateCase and
+    // is explained there.
+    let known = api
+        .service_index(super::execute::language_code(lang))
+        .await
+        .is_ok_and(|index| {
+            index
+                .services()
+                .iter()
+                .any(|s| s.code == *service && s.categories.iter().any(|c| c.code == *category))
+        });
+    if !known {
+        return None;
+    }
     match api
         .supported_languages(&case.issue_type, service, category)
         .await

@@ -296,7 +296,7 @@ pub(crate) async fn execute(
                 Err((total, room)) => return Executed::TooLong { total, room },
             };
             let language_refused =
-                create::choose_language(api, deps.case_language, &mut case).await;
+                create::choose_language(api, lang, deps.case_language, &mut case).await;
             match api.create_case(&case).await {
                 Ok(case_id) => {
                     // Only the display id is needed for the reply: DescribeCases alone.
@@ -617,9 +617,16 @@ mod tests {
             panic!("created")
         };
         assert!(display_id.is_some());
+        // The catalogue (cached, shared with lookup) and the language (cached per service and
+        // category) on the first create only.
         assert_eq!(
             world.api.take(),
-            ["DescribeSupportedLanguages", "CreateCase", "DescribeCases"]
+            [
+                "DescribeServices",
+                "DescribeSupportedLanguages",
+                "CreateCase",
+                "DescribeCases"
+            ]
         );
         let again = world.run("s1", create("still")).await;
         assert!(matches!(again, Executed::Created { .. }), "{again:?}");

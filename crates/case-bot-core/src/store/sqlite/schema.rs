@@ -26,6 +26,11 @@ pub(super) enum Unusable {
     /// SQLite's integrity check found damage.
     #[error("the file is damaged: {0}")]
     Damaged(String),
+    /// A newer version of the bot wrote the file: this one would not know its tables.
+    #[error(
+        "the file has schema version {0}, newer than this build's {SCHEMA_VERSION}: run the newer case-bot, or restore a backup"
+    )]
+    Newer(i64),
 }
 
 /// Checks the file and brings its tables up to date: a new file gets every table; a file of
@@ -36,6 +41,10 @@ pub(super) fn open(conn: &Connection) -> Result<(), Unusable> {
     let check: String = conn.query_row("PRAGMA quick_check", [], |row| row.get(0))?;
     if check != "ok" {
         return Err(Unusable::Damaged(check));
+    }
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(Unusable::Newer(version));
     }
     // WAL with synchronous=FULL: each commit is fsynced before the call returns, so what was
     // acknowledged survives a process crash *and* a power loss. (NORMAL would survive a crash
