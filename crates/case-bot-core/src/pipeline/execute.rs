@@ -575,6 +575,12 @@ mod tests {
             }
         }
 
+        /// The language the sandbox opened `case` in.
+        async fn language_of(&self, case: CaseId) -> Option<String> {
+            let details = self.api.inner.case_details(&CaseRef::CaseId(case)).await;
+            details.unwrap().language
+        }
+
         async fn run(&self, staff: &str, command: Command) -> Executed {
             let records = crate::store::MemoryStore::default();
             let deps = Deps {
@@ -658,13 +664,7 @@ mod tests {
             panic!("created")
         };
         assert_eq!(language_refused.as_deref(), Some("fr"));
-        let details = world
-            .api
-            .inner
-            .case_details(&CaseRef::CaseId(case_id))
-            .await
-            .unwrap();
-        assert_eq!(details.language.as_deref(), Some("en"));
+        assert_eq!(world.language_of(case_id).await.as_deref(), Some("en"));
 
         world.case_language = "ja";
         let Executed::Created {
@@ -676,13 +676,7 @@ mod tests {
             panic!("created")
         };
         assert_eq!(language_refused, None);
-        let details = world
-            .api
-            .inner
-            .case_details(&CaseRef::CaseId(case_id))
-            .await
-            .unwrap();
-        assert_eq!(details.language.as_deref(), Some("ja"));
+        assert_eq!(world.language_of(case_id).await.as_deref(), Some("ja"));
     }
 
     #[tokio::test]
@@ -697,13 +691,7 @@ mod tests {
         else {
             panic!("created")
         };
-        let details = world
-            .api
-            .inner
-            .case_details(&CaseRef::CaseId(case_id))
-            .await
-            .unwrap();
-        assert_eq!(details.language.as_deref(), Some("en"));
+        assert_eq!(world.language_of(case_id).await.as_deref(), Some("en"));
     }
 
     #[tokio::test]
